@@ -1,0 +1,1 @@
+"""Fieldhouse: the library behind the DAGs (storage, sources, quality, lake, ML)."""

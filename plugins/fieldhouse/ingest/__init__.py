@@ -1,0 +1,1 @@
+"""Ingestion: from sources to validated raw/ partitions with quarantine and manifests."""

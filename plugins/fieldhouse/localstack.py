@@ -1,0 +1,375 @@
+"""The embedded stack: MinIO, Airflow standalone and dbt docs as local processes.
+
+``make up`` and the test fixtures both start services through this module, so the
+way a newcomer runs the platform is the way the tests run it. Every service keeps
+its state under one folder (``FIELDHOUSE_HOME``, default ``.local/``), which is
+what makes a second ``make up`` reuse what exists.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fieldhouse.config import MINIO_CONN_ID, REPO_ROOT, StorageSettings
+from fieldhouse.storage.keys import Bucket
+
+log = logging.getLogger(__name__)
+
+MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
+PIPELINE_USER = "fieldhouse-pipeline"
+PIPELINE_POLICY = "fieldhouse-pipeline-rw"
+
+
+class StackError(RuntimeError):
+    """A local service could not be started or reached."""
+
+
+def minio_binary() -> Path:
+    """The pinned MinIO server, built by ``scripts/ensure-minio.sh`` into the user cache."""
+    override = os.environ.get("FIELDHOUSE_MINIO_BIN")
+    if override:
+        return Path(override)
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return cache / "fieldhouse" / "minio" / MINIO_VERSION / "minio"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_for_http(url: str, timeout: float, *, what: str, log_file: Path | None = None) -> None:
+    """Poll ``url`` until it answers below 500, or fail naming the log to read."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                if response.status < 500:
+                    return
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                return
+            last = f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:
+            last = str(exc)
+        time.sleep(0.5)
+    hint = f"; see {log_file}" if log_file else ""
+    raise StackError(f"{what} did not come up at {url} within {timeout:.0f}s ({last}){hint}")
+
+
+@dataclass
+class Service:
+    """A detached process with a pid file and a log file."""
+
+    name: str
+    run_dir: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text())
+            os.kill(pid, 0)
+        except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+            return None
+        return pid
+
+    def start(self, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> int:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as out:
+            process = subprocess.Popen(
+                argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        self.pid_file.write_text(str(process.pid))
+        return process.pid
+
+    def stop(self, timeout: float = 20) -> bool:
+        """Stop the whole process group; True if something was running."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        # Reap it when we are its parent (test fixtures), so no zombie lingers.
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+
+@dataclass
+class StackConfig:
+    """Ports, folders and generated secrets of one embedded stack."""
+
+    home: Path
+    minio_port: int = 9000
+    minio_console_port: int = 9001
+    airflow_port: int = 8080
+    docs_port: int = 8081
+    secrets: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, home: Path, **ports: int) -> StackConfig:
+        """Read (or create once) the stack's secrets; ports from arguments or env."""
+        home.mkdir(parents=True, exist_ok=True)
+        secrets_file = home / "secrets.json"
+        if secrets_file.exists():
+            stored = json.loads(secrets_file.read_text())
+        else:
+            stored = {
+                "minio_root_user": "fieldhouse-root",
+                "minio_root_password": secrets.token_urlsafe(18),
+                "pipeline_secret": secrets.token_urlsafe(18),
+                "airflow_password": secrets.token_urlsafe(9),
+                "airflow_jwt_secret": secrets.token_urlsafe(24),
+                "airflow_api_secret": secrets.token_urlsafe(24),
+            }
+            secrets_file.write_text(json.dumps(stored, indent=2))
+            secrets_file.chmod(0o600)
+        env_port = {
+            "minio_port": "FIELDHOUSE_MINIO_PORT",
+            "minio_console_port": "FIELDHOUSE_MINIO_CONSOLE_PORT",
+            "airflow_port": "FIELDHOUSE_AIRFLOW_PORT",
+            "docs_port": "FIELDHOUSE_DOCS_PORT",
+        }
+        chosen = {
+            name: ports.get(name) or int(os.environ.get(var, cls.__dataclass_fields__[name].default))
+            for name, var in env_port.items()
+        }
+        return cls(home=home, secrets=stored, **chosen)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def root_settings(self) -> StorageSettings:
+        return StorageSettings(f"127.0.0.1:{self.minio_port}",
+                               self.secrets["minio_root_user"], self.secrets["minio_root_password"])
+
+    @property
+    def pipeline_settings(self) -> StorageSettings:
+        return StorageSettings(f"127.0.0.1:{self.minio_port}",
+                               PIPELINE_USER, self.secrets["pipeline_secret"])
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://127.0.0.1:{self.airflow_port}"
+
+    def service(self, name: str) -> Service:
+        return Service(name, self.run_dir)
+
+    def pipeline_env(self) -> dict[str, str]:
+        """What every pipeline process needs: storage as the pipeline account, lake paths."""
+        pipeline = self.pipeline_settings
+        return {
+            "FIELDHOUSE_HOME": str(self.home),
+            "FIELDHOUSE_S3_ENDPOINT": pipeline.endpoint,
+            "FIELDHOUSE_S3_ACCESS_KEY": pipeline.access_key,
+            "FIELDHOUSE_S3_SECRET_KEY": pipeline.secret_key,
+            "FIELDHOUSE_S3_SECURE": "false",
+            "FIELDHOUSE_LAKE_CATALOG": str(self.home / "lake" / "catalog.ducklake"),
+            # dbt writes its artifacts beside the stack, not into the repository.
+            "DBT_TARGET_PATH": str(dbt_target_dir(self)),
+            "DBT_LOG_PATH": str(self.home / "dbt" / "logs"),
+        }
+
+    def airflow_env(self) -> dict[str, str]:
+        pipeline = self.pipeline_settings
+        connection = {
+            "conn_type": "aws",
+            "login": pipeline.access_key,
+            "password": pipeline.secret_key,
+            "extra": {"endpoint_url": pipeline.url, "region_name": pipeline.region},
+        }
+        users_file = self.airflow_home / "passwords.json"
+        return {
+            **self.pipeline_env(),
+            "AIRFLOW_HOME": str(self.airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(users_file),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.airflow_url}/execution/",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.airflow_port),
+            "AIRFLOW__API__BASE_URL": self.airflow_url,
+            "AIRFLOW__API__SECRET_KEY": self.secrets["airflow_api_secret"],
+            "AIRFLOW__API_AUTH__JWT_SECRET": self.secrets["airflow_jwt_secret"],
+            # New DAG files show up within seconds, not minutes.
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+            f"AIRFLOW_CONN_{MINIO_CONN_ID.upper()}": json.dumps(connection),
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(REPO_ROOT / "plugins"), os.environ.get("PYTHONPATH")) if p
+            ),
+        }
+
+
+# --- MinIO -------------------------------------------------------------------------
+
+
+def start_minio(config: StackConfig) -> StorageSettings:
+    """Start MinIO on loopback (or reuse the running one); returns root settings."""
+    service = config.service("minio")
+    if service.pid() is None:
+        binary = minio_binary()
+        if not binary.exists():
+            raise StackError(f"MinIO binary missing at {binary}; run scripts/ensure-minio.sh")
+        if port_open(config.minio_port):
+            raise StackError(f"port {config.minio_port} is taken by another program; "
+                             "set FIELDHOUSE_MINIO_PORT")
+        data = config.home / "minio" / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "MINIO_ROOT_USER": config.secrets["minio_root_user"],
+            "MINIO_ROOT_PASSWORD": config.secrets["minio_root_password"],
+            "MINIO_BROWSER": "on",
+            "MINIO_UPDATE": "off",
+        }
+        service.start([str(binary), "server", str(data),
+                       "--address", f"127.0.0.1:{config.minio_port}",
+                       "--console-address", f"127.0.0.1:{config.minio_console_port}",
+                       "--quiet"], env)
+    wait_for_http(f"http://127.0.0.1:{config.minio_port}/minio/health/ready", 60,
+                  what="MinIO", log_file=service.log_file)
+    return config.root_settings
+
+
+def pipeline_policy() -> dict:
+    """Read/write on the platform's buckets, nothing else."""
+    buckets = [str(b) for b in Bucket]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow",
+             "Action": ["s3:GetBucketLocation", "s3:ListBucket",
+                        "s3:ListBucketMultipartUploads"],
+             "Resource": [f"arn:aws:s3:::{b}" for b in buckets]},
+            {"Effect": "Allow",
+             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
+                        "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+             "Resource": [f"arn:aws:s3:::{b}/*" for b in buckets]},
+        ],
+    }
+
+
+def provision_minio(config: StackConfig) -> StorageSettings:
+    """Create the buckets and the pipeline account (idempotent); returns its settings."""
+    from minio import MinioAdmin
+    from minio.credentials import StaticProvider
+
+    from fieldhouse.storage.objects import ObjectStore
+
+    root = config.root_settings
+    ObjectStore(root).ensure_buckets()
+    admin = MinioAdmin(endpoint=root.endpoint,
+                       credentials=StaticProvider(root.access_key, root.secret_key),
+                       secure=root.secure)
+    admin.policy_add(PIPELINE_POLICY, policy=pipeline_policy())
+    pipeline = config.pipeline_settings
+    admin.user_add(pipeline.access_key, pipeline.secret_key)
+    admin.policy_set(PIPELINE_POLICY, user=pipeline.access_key)
+    return pipeline
+
+
+# --- Airflow -----------------------------------------------------------------------
+
+
+def start_airflow(config: StackConfig, *, paused_at_creation: bool = False,
+                  timeout: float = 240) -> None:
+    """Run ``airflow standalone`` with this repository's DAGs and plugins."""
+    service = config.service("airflow")
+    config.airflow_home.mkdir(parents=True, exist_ok=True)
+    passwords = config.airflow_home / "passwords.json"
+    passwords.write_text(json.dumps({"admin": config.secrets["airflow_password"]}))
+    if service.pid() is None:
+        if port_open(config.airflow_port):
+            raise StackError(f"port {config.airflow_port} is taken by another program; "
+                             "set FIELDHOUSE_AIRFLOW_PORT")
+        env = {**os.environ, **config.airflow_env(),
+               "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(paused_at_creation)}
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        service.start([airflow, "standalone"], env, cwd=REPO_ROOT)
+    wait_for_http(f"{config.airflow_url}/api/v2/monitor/health", timeout,
+                  what="Airflow", log_file=service.log_file)
+
+
+# --- dbt docs ----------------------------------------------------------------------
+
+
+def dbt_target_dir(config: StackConfig) -> Path:
+    return config.home / "dbt" / "target"
+
+
+def start_docs(config: StackConfig, target_dir: Path) -> None:
+    """Serve the generated dbt docs (they are regenerated after every transform run)."""
+    service = config.service("dbt-docs")
+    if service.pid() is None:
+        if port_open(config.docs_port):
+            raise StackError(f"port {config.docs_port} is taken; set FIELDHOUSE_DOCS_PORT")
+        # A static server, not `dbt docs serve`: that one needs a profile and opens
+        # a browser; the files are all dbt's own output either way.
+        service.start([sys.executable, "-m", "http.server", str(config.docs_port),
+                       "--bind", "127.0.0.1", "--directory", str(target_dir)], dict(os.environ))
+    wait_for_http(f"http://127.0.0.1:{config.docs_port}/", 30, what="dbt docs",
+                  log_file=service.log_file)
+
+
+def stop_all(config: StackConfig) -> list[str]:
+    stopped = []
+    for name in ("dbt-docs", "airflow", "minio"):
+        if config.service(name).stop():
+            stopped.append(name)
+    return stopped
+

@@ -1,0 +1,1 @@
+"""Data sources: simulators that stand in for real feeds, and the landing file drop."""

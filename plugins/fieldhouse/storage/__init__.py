@@ -1,0 +1,1 @@
+"""Object storage: key layout (``keys``), MinIO access (``objects``), Parquet I/O."""

@@ -1,0 +1,21 @@
+"""DataFrames to and from Parquet bytes, with one set of writer options."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """Serialize ``frame`` (index dropped) as one zstd-compressed Parquet file."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd", row_group_size=256_000)
+    return sink.getvalue()
+
+
+def from_parquet_bytes(body: bytes) -> pd.DataFrame:
+    return pq.read_table(io.BytesIO(body)).to_pandas()

@@ -1,0 +1,67 @@
+"""Session fixtures: one real MinIO server for the whole test run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fieldhouse import localstack
+from fieldhouse.config import StorageSettings
+from fieldhouse.storage.keys import Bucket
+from fieldhouse.storage.objects import ObjectStore
+
+
+@pytest.fixture(scope="session")
+def stack_config(tmp_path_factory: pytest.TempPathFactory) -> localstack.StackConfig:
+    """An isolated stack home with free ports, so tests never touch `make up`'s stack."""
+    home = tmp_path_factory.mktemp("fieldhouse-home")
+    return localstack.StackConfig.load(
+        home,
+        minio_port=localstack.free_port(),
+        minio_console_port=localstack.free_port(),
+        airflow_port=localstack.free_port(),
+        docs_port=localstack.free_port(),
+    )
+
+
+@pytest.fixture(scope="session")
+def minio_server(stack_config: localstack.StackConfig) -> Iterator[StorageSettings]:
+    """A real MinIO server on loopback, provisioned like `make up` does it.
+
+    Yields the pipeline account's settings (not root): tests see what tasks see.
+    """
+    from fieldhouse.__main__ import build_minio
+
+    build_minio()
+    localstack.start_minio(stack_config)
+    try:
+        pipeline = localstack.provision_minio(stack_config)
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in stack_config.pipeline_env().items():
+                patch.setenv(name, value)
+            yield pipeline
+    finally:
+        stack_config.service("minio").stop()
+
+
+@pytest.fixture
+def store(minio_server: StorageSettings) -> ObjectStore:
+    """The pipeline's object store, with every bucket emptied before the test."""
+    store = ObjectStore(minio_server)
+    for bucket in Bucket:
+        for obj in store.list(bucket, ""):
+            store.delete(obj.key)
+    return store
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"fieldhouse: MinIO binary {localstack.minio_binary()} (pinned {localstack.MINIO_VERSION})"
+
+
