@@ -61,6 +61,15 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep Airflow's config and metadata of in-process imports out of ~/airflow."""
+    import os
+    import tempfile
+
+    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="fieldhouse-airflow-"))
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"fieldhouse: MinIO binary {localstack.minio_binary()} (pinned {localstack.MINIO_VERSION})"
 

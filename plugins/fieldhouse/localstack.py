@@ -57,11 +57,15 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def wait_for_http(url: str, timeout: float, *, what: str, log_file: Path | None = None) -> None:
+def wait_for_http(url: str, timeout: float, *, what: str,
+                  service: Service | None = None) -> None:
     """Poll ``url`` until it answers below 500, or fail naming the log to read."""
     deadline = time.monotonic() + timeout
     last = "no answer"
+    hint = f"; see {service.log_file}" if service else ""
     while time.monotonic() < deadline:
+        if service is not None and service.pid() is None:
+            raise StackError(f"{what} exited while starting{hint}")
         try:
             with urllib.request.urlopen(url, timeout=3) as response:
                 if response.status < 500:
@@ -73,7 +77,6 @@ def wait_for_http(url: str, timeout: float, *, what: str, log_file: Path | None 
         except (urllib.error.URLError, OSError) as exc:
             last = str(exc)
         time.sleep(0.5)
-    hint = f"; see {log_file}" if log_file else ""
     raise StackError(f"{what} did not come up at {url} within {timeout:.0f}s ({last}){hint}")
 
 
@@ -282,7 +285,7 @@ def start_minio(config: StackConfig) -> StorageSettings:
                        "--console-address", f"127.0.0.1:{config.minio_console_port}",
                        "--quiet"], env)
     wait_for_http(f"http://127.0.0.1:{config.minio_port}/minio/health/ready", 60,
-                  what="MinIO", log_file=service.log_file)
+                  what="MinIO", service=service)
     return config.root_settings
 
 
@@ -337,12 +340,14 @@ def start_airflow(config: StackConfig, *, paused_at_creation: bool = False,
         if port_open(config.airflow_port):
             raise StackError(f"port {config.airflow_port} is taken by another program; "
                              "set FIELDHOUSE_AIRFLOW_PORT")
+        bin_dir = Path(sys.executable).parent
         env = {**os.environ, **config.airflow_env(),
-               "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(paused_at_creation)}
-        airflow = str(Path(sys.executable).with_name("airflow"))
-        service.start([airflow, "standalone"], env, cwd=REPO_ROOT)
+               "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(paused_at_creation),
+               # standalone starts its components as `airflow ...` from PATH.
+               "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")])}
+        service.start([str(bin_dir / "airflow"), "standalone"], env, cwd=REPO_ROOT)
     wait_for_http(f"{config.airflow_url}/api/v2/monitor/health", timeout,
-                  what="Airflow", log_file=service.log_file)
+                  what="Airflow", service=service)
 
 
 # --- dbt docs ----------------------------------------------------------------------
@@ -363,7 +368,7 @@ def start_docs(config: StackConfig, target_dir: Path) -> None:
         service.start([sys.executable, "-m", "http.server", str(config.docs_port),
                        "--bind", "127.0.0.1", "--directory", str(target_dir)], dict(os.environ))
     wait_for_http(f"http://127.0.0.1:{config.docs_port}/", 30, what="dbt docs",
-                  log_file=service.log_file)
+                  service=service)
 
 
 def stop_all(config: StackConfig) -> list[str]:

@@ -59,18 +59,29 @@ def register_devices(store: ObjectStore, options: SensorRunOptions) -> pd.DataFr
 
 
 def _read_registry_file(store: ObjectStore, key: ObjectKey) -> pd.DataFrame:
+    """One user-provided registry CSV, typed like the simulator's registry."""
     import io
 
-    frame = pd.read_csv(io.BytesIO(store.get_bytes(key)), encoding="utf-8-sig")
+    from fieldhouse.quality import KIND_METRICS
+
+    frame = pd.read_csv(io.BytesIO(store.get_bytes(key)), encoding="utf-8-sig", dtype=str)
     frame.columns = [c.strip().lower() for c in frame.columns]
     missing = {"device_id", "device_kind"} - set(frame.columns)
     if missing:
         raise ValueError(f"{key.uri}: device registry file lacks columns {sorted(missing)}")
-    frame["installed_at"] = pd.to_datetime(frame.get("installed_at"), errors="coerce").dt.date
-    for column in ("site", "latitude", "longitude"):
-        if column not in frame:
-            frame[column] = None
-    return frame
+    unknown = set(frame["device_kind"]) - set(KIND_METRICS)
+    if unknown:
+        raise ValueError(f"{key.uri}: unknown device_kind {sorted(unknown)}; "
+                         f"expected one of {sorted(KIND_METRICS)}")
+    empty = pd.Series(None, index=frame.index, dtype=object)
+    return pd.DataFrame({
+        "device_id": frame["device_id"].str.strip(),
+        "device_kind": frame["device_kind"].str.strip(),
+        "site": frame.get("site", empty),
+        "latitude": pd.to_numeric(frame.get("latitude", empty), errors="coerce"),
+        "longitude": pd.to_numeric(frame.get("longitude", empty), errors="coerce"),
+        "installed_at": pd.to_datetime(frame.get("installed_at", empty), errors="coerce").dt.date,
+    })
 
 
 def load_registry(store: ObjectStore) -> pd.DataFrame:
@@ -90,7 +101,7 @@ def ingest_sensor_hour(
     ``claim_landing`` says whether this hour takes newly dropped files; files it
     claimed on an earlier run are always read again, so reruns reproduce it.
     """
-    from fieldhouse.quality import WIRE_COLUMNS, validate_readings
+    from fieldhouse.quality import empty_wire_frame, validate_readings
     from fieldhouse.sources.landing import LandingFormatError, parse_landing_file
 
     wires: list[pd.DataFrame] = []
@@ -116,8 +127,7 @@ def ingest_sensor_hour(
                 rejected[claimed.key.uri] = str(exc)
                 log.warning("rejected %s: %s (kept at %s)", claimed.key.uri, exc, target.uri)
 
-    wire = (pd.concat(wires, ignore_index=True) if wires
-            else pd.DataFrame({c: pd.Series(dtype=object) for c in WIRE_COLUMNS}))
+    wire = pd.concat(wires, ignore_index=True) if wires else empty_wire_frame()
     result = validate_readings(wire, registry, interval, ingested_at=interval.end)
     return write_partition(
         store, SENSOR_READINGS, interval,

@@ -38,14 +38,17 @@ class Interval:
             value = getattr(self, name)
             if value.tzinfo is None:
                 raise ValueError(f"Interval.{name} must be timezone-aware, got {value!r}")
-            object.__setattr__(self, name, value.astimezone(UTC))
+            # Via ISO text, so pendulum datetimes (Airflow's) become plain ones:
+            # pendulum arithmetic with stdlib UTC can drop the zone.
+            plain = datetime.fromisoformat(value.isoformat()).astimezone(UTC)
+            object.__setattr__(self, name, plain)
         if self.end <= self.start:
             raise ValueError(f"empty interval: {self.start} .. {self.end}")
 
     @classmethod
     def hour_of(cls, moment: datetime) -> Interval:
         """The hour containing ``moment``."""
-        moment = moment.astimezone(UTC)
+        moment = datetime.fromisoformat(moment.isoformat()).astimezone(UTC)
         start = moment.replace(minute=0, second=0, microsecond=0)
         return cls(start, start + timedelta(hours=1))
 

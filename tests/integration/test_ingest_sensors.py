@@ -1,0 +1,140 @@
+"""Sensor ingestion against a real MinIO server: objects, reruns, quarantine, landing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from fieldhouse.ingest.sensors import SensorRunOptions, ingest_sensors
+from fieldhouse.storage.keys import (
+    SENSOR_ANOMALY_LABELS,
+    SENSOR_DEVICES,
+    SENSOR_LANDING,
+    SENSOR_READINGS,
+    Bucket,
+    Interval,
+)
+from fieldhouse.storage.objects import ObjectStore
+from fieldhouse.storage.parquet import from_parquet_bytes
+
+pytestmark = pytest.mark.integration
+
+HOUR = Interval(datetime(2026, 11, 22, 13, tzinfo=UTC), datetime(2026, 11, 22, 14, tzinfo=UTC))
+SMALL = SensorRunOptions(fleet_size=12, seed=3)
+
+
+def _snapshot(store: ObjectStore) -> dict[str, str]:
+    """Every object in raw/ and quarantine/ with its ETag, manifests aside."""
+    return {
+        obj.key.uri: obj.etag
+        for bucket in (Bucket.RAW, Bucket.QUARANTINE)
+        for obj in store.list(bucket, "")
+        if "/_manifests/" not in obj.key.uri and not obj.key.key.startswith("_manifests/")
+    }
+
+
+def test_one_hour_writes_partitions_that_reconcile(store: ObjectStore) -> None:
+    [manifest] = ingest_sensors(store, HOUR, SMALL)
+
+    raw = from_parquet_bytes(store.get_bytes(SENSOR_READINGS.raw(HOUR)))
+    quarantined = from_parquet_bytes(store.get_bytes(SENSOR_READINGS.quarantine(HOUR)))
+    stored = store.get_json(SENSOR_READINGS.manifest(HOUR))
+
+    assert manifest.rows_in > 500
+    assert len(raw) == manifest.rows_written == stored["rows_written"]
+    assert len(quarantined) == manifest.rows_quarantined == stored["rows_quarantined"] > 0
+    assert stored["rows_in"] == len(raw) + len(quarantined)
+    assert stored["reconciles"] is True
+    # Every quarantined row says why, and the reasons add up.
+    assert quarantined["reason"].notna().all()
+    assert quarantined["reason"].value_counts().to_dict() == stored["reasons"]
+    # The simulator's known faults show up as their reasons.
+    assert {"duplicate_event_id", "bad_value"} <= set(stored["reasons"])
+    assert raw["event_id"].is_unique
+    assert str(raw["event_ts"].dtype) == "datetime64[us, UTC]"
+    assert store.exists(SENSOR_ANOMALY_LABELS.raw(HOUR))
+    assert len(from_parquet_bytes(store.get_bytes(SENSOR_DEVICES.key))) == SMALL.fleet_size
+
+
+def test_rerun_replaces_the_interval_with_identical_objects(store: ObjectStore) -> None:
+    first = ingest_sensors(store, HOUR, SMALL)
+    before = _snapshot(store)
+    second = ingest_sensors(store, HOUR, SMALL)
+
+    assert _snapshot(store) == before  # same keys, byte-identical bodies (ETags)
+    assert [m.rows_in for m in second] == [m.rows_in for m in first]
+    assert [m.reasons for m in second] == [m.reasons for m in first]
+
+
+def test_a_multi_hour_interval_writes_one_partition_per_hour(store: ObjectStore) -> None:
+    day_part = Interval(HOUR.start, HOUR.start.replace(hour=16))
+    manifests = ingest_sensors(store, day_part, SMALL)
+    keys = sorted(o.key.key for o in store.list(Bucket.RAW, SENSOR_READINGS.path + "/"))
+    assert keys == [SENSOR_READINGS.raw(h).key for h in day_part.hours()]
+    assert all(m.reconciles for m in manifests)
+    # Late readings arrive in the next hour: each event id is stored once overall.
+    raw = pd.concat(from_parquet_bytes(store.get_bytes(SENSOR_READINGS.raw(h)))
+                    for h in day_part.hours())
+    assert raw["event_id"].is_unique
+
+
+ODD_CSV = (
+    "\ufeffevent_id,Device_ID ,ts,metric,value\r\n"
+    "e-1,env-0001,2026-11-22T13:05:00Z,temperature_c,21.5\r\n"
+    "\r\n"
+    'e-2,env-0001,2026-11-22T13:06:00Z,temperature_c,"22,5"\r\n'
+    "e-3,ghost-0001,2026-11-22T13:07:00Z,temperature_c,20\r\n"
+    "e-4,env-0001,2031-01-01T00:00:00Z,temperature_c,20\r\n"
+    "e-5,env-0001,2026-11-22T13:08:00Z,temperature_c,400\r\n"
+    "e-1,env-0001,2026-11-22T13:05:00Z,temperature_c,21.5\r\n"
+).encode()
+ODD_JSONL = (
+    b'{"event_id": "j-1", "device_id": "env-0001", "ts": "2026-11-22T13:10:00+01:00",'
+    b' "metric": "humidity_pct", "value": 55}\n'
+    b"\n"
+    b'{"event_id": "j-2", "device_id": "env-0001", "ts": oops}\n'
+)
+
+
+def test_landing_files_go_in_once_with_bad_rows_quarantined(store: ObjectStore) -> None:
+    only_files = SensorRunOptions(fleet_size=12, seed=3, simulate=False)
+    # Without simulation the registry holds only users' devices: register one.
+    store.put_bytes(SENSOR_LANDING.incoming("gw-1.csv"), ODD_CSV)
+    store.put_bytes(SENSOR_LANDING.incoming("gw-2.jsonl"), ODD_JSONL)
+    store.put_bytes(SENSOR_LANDING.incoming("notes.xlsx"), b"PK\x03\x04 not a sensor file")
+    from fieldhouse.ingest.sensors import DEVICE_REGISTRY_LANDING
+
+    store.put_bytes(
+        DEVICE_REGISTRY_LANDING.incoming("devices.csv"),
+        b"device_id,device_kind,site\nenv-0001,environmental,lab\n",
+    )
+
+    [manifest] = ingest_sensors(store, HOUR, only_files)
+
+    raw = from_parquet_bytes(store.get_bytes(SENSOR_READINGS.raw(HOUR)))
+    quarantined = from_parquet_bytes(store.get_bytes(SENSOR_READINGS.quarantine(HOUR)))
+    assert sorted(raw["event_id"]) == ["e-1", "j-1"]
+    assert dict(zip(quarantined["event_id"].fillna("?"), quarantined["reason"], strict=True)) == {
+        "e-2": "bad_value",
+        "e-3": "unknown_device",
+        "e-4": "future_timestamp",
+        "e-5": "out_of_range",
+        "e-1": "duplicate_event_id",
+        "?": "malformed_json",
+    }
+    assert manifest.rows_in == 8 == len(raw) + len(quarantined)
+    # The unreadable file is kept whole in quarantine, with its reason in the manifest.
+    assert store.exists(SENSOR_LANDING.rejected(HOUR, "notes.xlsx"))
+    [(rejected_file, reason)] = manifest.files_rejected.items()
+    assert rejected_file.endswith("/notes.xlsx")
+    assert reason.split(":")[0] == "unsupported_format"
+    # Claimed files left the drop folder, so the next hour does not see them...
+    assert store.list(Bucket.LANDING, SENSOR_LANDING.incoming_prefix, recursive=False) == []
+    next_hour = Interval(HOUR.end, HOUR.end.replace(hour=15))
+    [later] = ingest_sensors(store, next_hour, only_files)
+    assert later.rows_in == 0
+    # ...but a rerun of their own hour reads them again, with the same result.
+    [again] = ingest_sensors(store, HOUR, only_files)
+    assert (again.rows_in, again.reasons) == (manifest.rows_in, manifest.reasons)
