@@ -48,9 +48,12 @@ def minio_server(stack_config: localstack.StackConfig) -> Iterator[StorageSettin
 
 @pytest.fixture
 def store(minio_server: StorageSettings) -> ObjectStore:
-    """The pipeline's object store, with every bucket emptied before the test."""
+    """The pipeline's object store, with the data zones emptied before the test.
+
+    The lake bucket is left alone: its files belong to the session's lake catalog.
+    """
     store = ObjectStore(minio_server)
-    for bucket in Bucket:
+    for bucket in set(Bucket) - {Bucket.LAKE}:
         for obj in store.list(bucket, ""):
             store.delete(obj.key)
     return store

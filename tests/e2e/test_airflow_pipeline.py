@@ -1,0 +1,72 @@
+"""End to end: trigger ingestion over REST; the transform follows through the Asset."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import pytest
+
+from fieldhouse.storage.keys import SENSOR_READINGS, Interval
+
+pytestmark = pytest.mark.e2e
+
+LOGICAL_DATE = "2026-11-22T14:00:00Z"  # a manual run covers the hour before: 13:00-14:00
+INTERVAL = Interval.parse("2026-11-22T13:00:00+00:00")
+
+
+def _wait_for_run_consuming(airflow, dag_id: str, source_run_id: str, timeout: float) -> dict:
+    """The run of ``dag_id`` started by an asset event of ``source_run_id``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in airflow.runs(dag_id):
+            if run["run_type"] != "asset_triggered":
+                continue
+            events = airflow.upstream_asset_events(dag_id, run["dag_run_id"])
+            if any(e["source_run_id"] == source_run_id for e in events):
+                return airflow.wait_for_run(dag_id, run["dag_run_id"], timeout)
+        time.sleep(3)
+    raise AssertionError(f"no {dag_id} run consumed the events of {source_run_id}")
+
+
+def test_ingestion_triggers_the_transform_and_fills_the_mart(airflow, store) -> None:
+    airflow.wait_for_dags({"ingest_sensors", "transform_lake"})
+    airflow.set_paused("transform_lake", False)
+    airflow.set_paused("ingest_sensors", False)
+    started = airflow.trigger("ingest_sensors", "e2e-sensors", LOGICAL_DATE,
+                              {"fleet_size": 10, "seed": 11})
+    assert (started["data_interval_start"], started["data_interval_end"]) == (
+        "2026-11-22T13:00:00Z", "2026-11-22T14:00:00Z")
+
+    ingest = airflow.wait_for_run("ingest_sensors", "e2e-sensors", timeout=300)
+    assert ingest["state"] == "success", airflow.task_states("ingest_sensors", "e2e-sensors")
+    manifest = store.get_json(SENSOR_READINGS.manifest(INTERVAL))
+    assert manifest["reconciles"] and manifest["rows_written"] > 0
+
+    transform = _wait_for_run_consuming(airflow, "transform_lake", "e2e-sensors", timeout=600)
+    assert transform["state"] == "success", airflow.task_states(
+        "transform_lake", transform["dag_run_id"])
+
+    # Stop new runs, so the lake catalog is free to open from here.
+    airflow.set_paused("ingest_sensors", True)
+    airflow.set_paused("transform_lake", True)
+    _wait_until_idle(airflow, ["ingest_sensors", "transform_lake"])
+
+    from fieldhouse.lake import duckdb_connect
+
+    with duckdb_connect(store.settings) as con:
+        rows, readings = con.execute(
+            "select count(*), sum(reading_count) from lake.fct_sensor_readings_hourly "
+            "where event_hour = ?", [datetime.fromisoformat("2026-11-22T13:00:00+00:00")]
+        ).fetchone()
+    assert rows > 0 and readings > 0
+
+
+def _wait_until_idle(airflow, dag_ids: list[str], timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = [r for d in dag_ids for r in airflow.runs(d) if r["state"] in ("queued", "running")]
+        if not busy:
+            return
+        time.sleep(3)
+    raise AssertionError(f"runs still busy after {timeout}s: {busy}")
