@@ -1,0 +1,126 @@
+{%- set mad_multiplier = var('spike_mad_multiplier') -%}
+{%- set mad_floor = var('spike_mad_floor') -%}
+{%- set stuck_repeats = var('stuck_min_repeats') | int -%}
+{%- if stuck_repeats < 1 -%}
+    {{ exceptions.raise_compiler_error("var stuck_min_repeats must be at least 1, got " ~ stuck_repeats) }}
+{%- endif -%}
+
+with
+
+readings as (
+
+    select * from {{ ref('stg_sensors__readings') }}
+
+),
+
+hours as (
+
+    -- Each device, metric and event hour's values as one list. The median and
+    -- the MAD are computed from these lists: one hash aggregation, where window
+    -- functions would sort every reading twice.
+    select
+        device_id,
+        metric,
+        event_hour,
+        list(value) as hour_values
+
+    from readings
+    group by device_id, metric, event_hour
+
+),
+
+hour_medians as (
+
+    select
+        device_id,
+        metric,
+        event_hour,
+        hour_values,
+        list_median(hour_values) as hour_median
+
+    from hours
+
+),
+
+hour_spreads as (
+
+    select
+        device_id,
+        metric,
+        event_hour,
+        hour_median,
+        -- Median absolute deviation: a spread that the spikes themselves cannot inflate.
+        list_median(list_transform(hour_values, lambda v: abs(v - hour_median))) as hour_mad
+
+    from hour_medians
+
+),
+
+with_spread as (
+
+    select
+        readings.*,
+        hour_spreads.hour_median,
+        hour_spreads.hour_mad
+
+    from readings
+    inner join hour_spreads
+        on readings.device_id = hour_spreads.device_id
+        and readings.metric = hour_spreads.metric
+        and readings.event_hour = hour_spreads.event_hour
+
+),
+
+with_previous as (
+
+    -- The previous stuck_min_repeats values of the same device and metric, in
+    -- event order and across hours (null before the series has that many).
+    select
+        *,
+        {%- for back in range(1, stuck_repeats + 1) %}
+        lag(value, {{ back }}) over series as previous_value_{{ back }}{{ "," if not loop.last }}
+        {%- endfor %}
+
+    from with_spread
+    window series as (partition by device_id, metric order by event_ts, event_id)
+
+),
+
+flagged as (
+
+    select
+        event_id,
+        device_id,
+        metric,
+        value,
+        event_ts,
+        event_hour,
+        origin,
+        ingested_at,
+        ingest_dt,
+        ingest_hour,
+        hour_median,
+        hour_mad,
+        abs(value - hour_median)
+            > {{ mad_multiplier }} * greatest(hour_mad, {{ mad_floor }}) as is_spike,
+        coalesce(
+            {%- for back in range(1, stuck_repeats + 1) %}
+            value = previous_value_{{ back }}{{ " and" if not loop.last }}
+            {%- endfor %},
+            false
+        ) as is_stuck
+
+    from with_previous
+
+),
+
+final as (
+
+    select
+        *,
+        is_spike or is_stuck as is_flagged
+    from flagged
+
+)
+
+select * from final

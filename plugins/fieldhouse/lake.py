@@ -1,0 +1,282 @@
+"""The lake: DuckDB sessions on MinIO and the DuckLake catalog, and dbt runs over them.
+
+The analytics tables live in a DuckLake: Parquet files under ``s3://lake/`` plus a
+catalog (a DuckDB file in the embedded stack, PostgreSQL in production). Python
+code opens it with :func:`duckdb_connect`; the dbt project reaches the same lake
+through ``dbt_project/profiles.yml``, which reads the variables that
+:func:`run_dbt` exports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from importlib import util as importlib_util
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fieldhouse.config import (
+    StorageSettings,
+    dbt_project_dir,
+    lake_catalog_path,
+    local_state_dir,
+)
+from fieldhouse.storage.keys import Bucket
+
+if TYPE_CHECKING:
+    import duckdb
+    from dbt.cli.main import dbtRunnerResult
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("httpfs", "ducklake")
+LAKE_ALIAS = "lake"
+LAKE_DATA_PATH = f"s3://{Bucket.LAKE}/"
+
+# Catalog locations that name a database server rather than a DuckDB file.
+_CATALOG_DATABASES = ("postgres:", "mysql:", "sqlite:")
+
+# dbt node statuses that mean the command did not do its job.
+_FAILED_STATUSES = {"error", "fail", "runtime error"}
+
+
+class DbtRunError(RuntimeError):
+    """A dbt command failed; the message names the nodes that failed and why."""
+
+    def __init__(self, message: str, result: dbtRunnerResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def install_duckdb_extensions() -> list[str]:
+    """Install httpfs and ducklake from their PyPI packages, without network access.
+
+    DuckDB would download extensions from its repository on first use, which
+    machines without internet cannot do; the ``duckdb-extension-*`` wheels carry
+    the binaries for the installed DuckDB version. Returns the names installed
+    now (empty when they already were).
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        present = {
+            name
+            for name, installed in con.execute(
+                "select extension_name, installed from duckdb_extensions()"
+            ).fetchall()
+            if installed
+        }
+        installed_now = []
+        for name in EXTENSIONS:
+            if name in present:
+                continue
+            con.execute(f"INSTALL '{_sql_text(str(_extension_file(name)))}'")
+            installed_now.append(name)
+            log.info("installed DuckDB extension %s", name)
+        return installed_now
+    finally:
+        con.close()
+
+
+def _extension_file(name: str) -> Path:
+    """The ``.duckdb_extension`` binary that the ``duckdb-extension-<name>`` wheel ships."""
+    import duckdb
+
+    package = f"duckdb_extension_{name}"
+    version = duckdb.__version__
+    spec = importlib_util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            f"DuckDB extension {name!r} is not installed and cannot be downloaded here; "
+            f"pip install duckdb-extension-{name}=={version}"
+        )
+    root = Path(next(iter(spec.submodule_search_locations)))
+    candidate = root / "extensions" / f"v{version}" / f"{name}.duckdb_extension"
+    if not candidate.is_file():
+        found = sorted(p.relative_to(root) for p in root.rglob("*.duckdb_extension"))
+        raise RuntimeError(
+            f"{package} has no build for DuckDB {version} (found {found or 'none'}); "
+            f"pip install duckdb-extension-{name}=={version}"
+        )
+    return candidate
+
+
+def duckdb_connect(
+    settings: StorageSettings, attach_lake: bool = True
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB session that reads MinIO and, by default, has the lake attached.
+
+    The lake is attached as ``lake`` (``lake.main.fct_sensor_readings_hourly``,
+    ...). Only one process at a time may attach the embedded catalog, because it
+    is a single DuckDB file: close the connection when done.
+    """
+    import duckdb
+
+    install_duckdb_extensions()
+    con = duckdb.connect()
+    try:
+        for name in EXTENSIONS:
+            con.load_extension(name)
+        con.execute(_s3_secret_sql(settings))
+        if attach_lake:
+            con.execute(
+                f"ATTACH IF NOT EXISTS '{_sql_text(_ducklake_uri())}' AS {LAKE_ALIAS} "
+                f"(DATA_PATH '{_sql_text(LAKE_DATA_PATH)}')"
+            )
+    except Exception:
+        con.close()
+        raise
+    return con
+
+
+def _s3_secret_sql(settings: StorageSettings) -> str:
+    # MinIO serves buckets under the path (http://host:port/bucket/key), not as
+    # virtual hosts, and speaks plain HTTP on loopback.
+    options = {
+        "KEY_ID": settings.access_key,
+        "SECRET": settings.secret_key,
+        "ENDPOINT": settings.endpoint,
+        "REGION": settings.region,
+        "URL_STYLE": "path",
+    }
+    body = ", ".join(f"{key} '{_sql_text(value)}'" for key, value in options.items())
+    use_ssl = "true" if settings.secure else "false"
+    return f"CREATE OR REPLACE SECRET fieldhouse_s3 (TYPE s3, {body}, USE_SSL {use_ssl})"
+
+
+def _ducklake_uri() -> str:
+    """``ducklake:<catalog>``, creating the directory of an embedded catalog file.
+
+    ``FIELDHOUSE_LAKE_CATALOG`` is either a DuckDB file path or, in production,
+    ``postgres:<libpq connection string>``; both follow the ``ducklake:`` prefix.
+    """
+    catalog = lake_catalog_path()
+    if _is_catalog_file(catalog):
+        Path(catalog).parent.mkdir(parents=True, exist_ok=True)
+    return f"ducklake:{catalog}"
+
+
+def _is_catalog_file(catalog: str) -> bool:
+    return not catalog.startswith(_CATALOG_DATABASES)
+
+
+def _sql_text(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def dbt_env(settings: StorageSettings) -> dict[str, str]:
+    """The environment variables ``dbt_project/profiles.yml`` reads."""
+    home = local_state_dir().resolve()
+    catalog = lake_catalog_path()
+    if _is_catalog_file(catalog):
+        catalog = str(Path(catalog).resolve())
+    return {
+        "FIELDHOUSE_HOME": str(home),
+        "FIELDHOUSE_S3_ENDPOINT": settings.endpoint,
+        "FIELDHOUSE_S3_ACCESS_KEY": settings.access_key,
+        "FIELDHOUSE_S3_SECRET_KEY": settings.secret_key,
+        "FIELDHOUSE_S3_SECURE": "true" if settings.secure else "false",
+        "FIELDHOUSE_S3_REGION": settings.region,
+        "FIELDHOUSE_LAKE_CATALOG": catalog,
+        "FIELDHOUSE_LAKE_DATA_PATH": LAKE_DATA_PATH,
+    }
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set ``values`` in ``os.environ`` for the block, then put back what was there."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_dbt(args: list[str], settings: StorageSettings, *, check: bool = True) -> dbtRunnerResult:
+    """Run one dbt command in this process against the lake.
+
+    ``args`` is what follows ``dbt`` on a command line, e.g. ``["build"]``. The
+    project directory comes from :func:`fieldhouse.config.dbt_project_dir` and the
+    profile from ``DBT_PROFILES_DIR`` (default: the project directory).
+
+    Raises:
+        DbtRunError: the command failed and ``check`` is true; the message names
+            every failed node. With ``check=False`` the result is returned as is.
+    """
+    from dbt.cli.main import dbtRunner
+
+    install_duckdb_extensions()
+    project = dbt_project_dir()
+    env = dbt_env(settings)
+    # DuckDB does not create the directory of a database file it is asked to open.
+    (Path(env["FIELDHOUSE_HOME"]) / "dbt").mkdir(parents=True, exist_ok=True)
+    _ducklake_uri()
+    argv = list(args)
+    if not _has_option(argv, "--project-dir"):
+        argv += ["--project-dir", str(project)]
+    if not _has_option(argv, "--profiles-dir"):
+        argv += ["--profiles-dir", os.environ.get("DBT_PROFILES_DIR", str(project))]
+
+    log.info("dbt %s", " ".join(args))
+    with _environment(env):
+        try:
+            result = dbtRunner().invoke(argv)
+        finally:
+            _close_dbt_duckdb()
+    if check and not result.success:
+        raise DbtRunError(_failure_message(args, result), result)
+    return result
+
+
+def _has_option(argv: list[str], option: str) -> bool:
+    return any(arg == option or arg.startswith(f"{option}=") for arg in argv)
+
+
+def _close_dbt_duckdb() -> None:
+    # dbt-duckdb keeps its DuckDB instance open for the life of the process
+    # (keep_open), and with it the lake catalog file attached. A later
+    # duckdb_connect() in the same process, e.g. the next task step reading a
+    # mart, would then fail with "Unique file handle conflict".
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with contextlib.suppress(Exception):
+        DuckDBConnectionManager.env().close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+def _failure_message(args: list[str], result: dbtRunnerResult) -> str:
+    command = " ".join(["dbt", *args])
+    failed = [
+        f"  {r.node.unique_id}: {r.status}: {_one_line(r.message)}"
+        for r in _node_results(result)
+        if str(r.status).lower() in _FAILED_STATUSES
+    ]
+    if failed:
+        return f"{command} failed on {len(failed)} node(s):\n" + "\n".join(failed)
+    if result.exception is not None:
+        return f"{command} failed: {result.exception}"
+    return f"{command} failed (no node reported an error; see the dbt log)"
+
+
+def _node_results(result: dbtRunnerResult) -> list[Any]:
+    return list(getattr(result.result, "results", None) or [])
+
+
+def _one_line(message: str | None, limit: int = 400) -> str:
+    text = " ".join((message or "").split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def build_and_document(settings: StorageSettings) -> dbtRunnerResult:
+    """``dbt build`` (models and their tests), then ``dbt docs generate``."""
+    build = run_dbt(["build"], settings)
+    run_dbt(["docs", "generate"], settings)
+    return build
