@@ -41,12 +41,16 @@ from fieldhouse.assets import RAW_SENSOR_READINGS
         "retry_exponential_backoff": True,
     },
     params={
-        "simulate": Param(True, type="boolean", description="Generate readings with the fleet simulator."),
-        "fleet_size": Param(50, type="integer", minimum=1, maximum=20000,
-                            description="Number of simulated devices."),
+        "simulate": Param(
+            True, type="boolean", description="Generate readings with the fleet simulator."
+        ),
+        "fleet_size": Param(
+            50, type="integer", minimum=1, maximum=20000, description="Number of simulated devices."
+        ),
         "seed": Param(7, type="integer", description="Simulator seed; same seed, same data."),
-        "include_landing": Param(True, type="boolean",
-                                 description="Also ingest files dropped in landing/sensors/."),
+        "include_landing": Param(
+            True, type="boolean", description="Also ingest files dropped in landing/sensors/."
+        ),
     },
 )
 def ingest_sensors():
@@ -76,8 +80,11 @@ def ingest_sensors():
 
         store = ObjectStore(StorageSettings.from_airflow())
         manifest = sensors.ingest_sensor_hour(
-            store, Interval.parse(hour_start), sensors.load_registry(store),
-            sensors.SensorRunOptions(**params), claim_landing=claim_landing,
+            store,
+            Interval.parse(hour_start),
+            sensors.load_registry(store),
+            sensors.SensorRunOptions(**params),
+            claim_landing=claim_landing,
         )
         return manifest.as_dict()
 

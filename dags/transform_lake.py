@@ -10,6 +10,8 @@ build, so a mart that fails a test is not published.
 * Starts on any update of **raw.sensor_readings** (no clock schedule).
 * Regenerates the **dbt docs** after each build, so the served docs always
   describe what is in the lake.
+* Expires lake snapshots older than 7 days (time travel reaches that far back)
+  and deletes the files only they used.
 * Publishes the mart assets (`lake.fct_sensor_readings_hourly`, …) that the ML
   DAGs follow.
 """
@@ -61,7 +63,14 @@ def transform_lake():
 
         run_dbt(["docs", "generate"], StorageSettings.from_airflow())
 
-    check_source_freshness() >> build_models() >> generate_docs()
+    @task
+    def expire_old_snapshots() -> dict:
+        from fieldhouse.config import StorageSettings
+        from fieldhouse.lake import expire_snapshots
+
+        return expire_snapshots(StorageSettings.from_airflow())
+
+    check_source_freshness() >> build_models() >> generate_docs() >> expire_old_snapshots()
 
 
 transform_lake()

@@ -74,6 +74,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"fieldhouse: MinIO binary {localstack.minio_binary()} (pinned {localstack.MINIO_VERSION})"
-
-
+    return (
+        f"fieldhouse: MinIO binary {localstack.minio_binary()} (pinned {localstack.MINIO_VERSION})"
+    )

@@ -25,7 +25,8 @@ def build_minio() -> Path:
     env = {**os.environ, "GOBIN": str(binary.parent), "CGO_ENABLED": "0"}
     subprocess.run(
         ["go", "install", "-trimpath", f"github.com/minio/minio@{localstack.MINIO_VERSION}"],
-        env=env, check=True,
+        env=env,
+        check=True,
     )
     return binary
 
@@ -34,7 +35,9 @@ def _write_env_file(config: localstack.StackConfig) -> Path:
     """Shell exports for using dbt or DuckDB against the running stack by hand."""
     path = config.home / "env"
     lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(config.pipeline_env().items())]
-    lines.append(f"export DBT_PROFILES_DIR={shlex.quote(str(localstack.REPO_ROOT / 'dbt_project'))}")
+    lines.append(
+        f"export DBT_PROFILES_DIR={shlex.quote(str(localstack.REPO_ROOT / 'dbt_project'))}"
+    )
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o600)
     return path
@@ -52,8 +55,9 @@ def up() -> None:
     os.environ.update(config.pipeline_env())
     log.info("generating dbt docs ...")
     run_dbt(["docs", "generate"], pipeline)
-    log.info("starting Airflow on %s (first start migrates its database: ~1 min) ...",
-             config.airflow_url)
+    log.info(
+        "starting Airflow on %s (first start migrates its database: ~1 min) ...", config.airflow_url
+    )
     localstack.start_airflow(config)
     localstack.start_docs(config, localstack.dbt_target_dir(config))
     env_file = _write_env_file(config)
@@ -61,10 +65,10 @@ def up() -> None:
 Fieldhouse is up.
 
   Airflow       {config.airflow_url}
-                login: admin / {config.secrets['airflow_password']}
+                login: admin / {config.secrets["airflow_password"]}
   dbt docs      http://127.0.0.1:{config.docs_port}
   MinIO console http://127.0.0.1:{config.minio_console_port}
-                login: {config.secrets['minio_root_user']} / {config.secrets['minio_root_password']}
+                login: {config.secrets["minio_root_user"]} / {config.secrets["minio_root_password"]}
   MinIO API     http://127.0.0.1:{config.minio_port} (pipelines use the
                 '{localstack.PIPELINE_USER}' account, limited to the platform's buckets)
 
@@ -88,8 +92,9 @@ def status() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fieldhouse", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status", "build-minio",
-                                            "install-extensions"])
+    parser.add_argument(
+        "command", choices=["up", "down", "status", "build-minio", "install-extensions"]
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:

@@ -63,7 +63,7 @@ class StorageSettings:
 
         try:
             conn = BaseHook.get_connection(conn_id)
-        except Exception:  # noqa: BLE001 - any lookup failure means "not configured"
+        except Exception:
             return cls.from_env()
         extra = conn.extra_dejson
         endpoint = extra.get("endpoint_url", "")

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from importlib import util as importlib_util
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -280,3 +281,35 @@ def build_and_document(settings: StorageSettings) -> dbtRunnerResult:
     build = run_dbt(["build"], settings)
     run_dbt(["docs", "generate"], settings)
     return build
+
+
+def expire_snapshots(
+    settings: StorageSettings,
+    keep: timedelta = timedelta(days=7),
+    *,
+    grace: timedelta = timedelta(hours=1),
+) -> dict[str, int]:
+    """Drop lake snapshots older than ``keep`` and delete the files only they used.
+
+    Every build adds snapshots and DuckLake never deletes data by itself; this is
+    the retention policy. Time travel reaches back ``keep``. Files are deleted
+    once they have been unreferenced for ``grace``, so a query still scanning
+    them is not cut off.
+    """
+    with duckdb_connect(settings) as con:
+        before = con.execute(f"select count(*) from ducklake_snapshots('{LAKE_ALIAS}')").fetchone()[
+            0
+        ]
+        con.execute(
+            f"CALL ducklake_expire_snapshots('{LAKE_ALIAS}', older_than => now() - ?::INTERVAL)",
+            [keep],
+        )
+        removed = con.execute(
+            f"CALL ducklake_cleanup_old_files('{LAKE_ALIAS}', older_than => now() - ?::INTERVAL)",
+            [grace],
+        ).fetchall()
+        after = con.execute(f"select count(*) from ducklake_snapshots('{LAKE_ALIAS}')").fetchone()[
+            0
+        ]
+    log.info("lake snapshots: %d -> %d; %d old files deleted", before, after, len(removed))
+    return {"snapshots_before": before, "snapshots_after": after, "files_deleted": len(removed)}

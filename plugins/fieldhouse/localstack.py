@@ -8,6 +8,7 @@ what makes a second ``make up`` reuse what exists.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -57,8 +58,7 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def wait_for_http(url: str, timeout: float, *, what: str,
-                  service: Service | None = None) -> None:
+def wait_for_http(url: str, timeout: float, *, what: str, service: Service | None = None) -> None:
     """Poll ``url`` until it answers below 500, or fail naming the log to read."""
     deadline = time.monotonic() + timeout
     last = "no answer"
@@ -107,8 +107,13 @@ class Service:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as out:
             process = subprocess.Popen(
-                argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                argv,
+                env=env,
+                cwd=cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         self.pid_file.write_text(str(process.pid))
         return process.pid
@@ -119,10 +124,8 @@ class Service:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -131,15 +134,11 @@ class Service:
                 break
             time.sleep(0.2)
         else:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         # Reap it when we are its parent (test fixtures), so no zombie lingers.
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -180,7 +179,8 @@ class StackConfig:
             "docs_port": "FIELDHOUSE_DOCS_PORT",
         }
         chosen = {
-            name: ports.get(name) or int(os.environ.get(var, cls.__dataclass_fields__[name].default))
+            name: ports.get(name)
+            or int(os.environ.get(var, cls.__dataclass_fields__[name].default))
             for name, var in env_port.items()
         }
         return cls(home=home, secrets=stored, **chosen)
@@ -195,13 +195,17 @@ class StackConfig:
 
     @property
     def root_settings(self) -> StorageSettings:
-        return StorageSettings(f"127.0.0.1:{self.minio_port}",
-                               self.secrets["minio_root_user"], self.secrets["minio_root_password"])
+        return StorageSettings(
+            f"127.0.0.1:{self.minio_port}",
+            self.secrets["minio_root_user"],
+            self.secrets["minio_root_password"],
+        )
 
     @property
     def pipeline_settings(self) -> StorageSettings:
-        return StorageSettings(f"127.0.0.1:{self.minio_port}",
-                               PIPELINE_USER, self.secrets["pipeline_secret"])
+        return StorageSettings(
+            f"127.0.0.1:{self.minio_port}", PIPELINE_USER, self.secrets["pipeline_secret"]
+        )
 
     @property
     def airflow_url(self) -> str:
@@ -269,8 +273,9 @@ def start_minio(config: StackConfig) -> StorageSettings:
         if not binary.exists():
             raise StackError(f"MinIO binary missing at {binary}; run scripts/ensure-minio.sh")
         if port_open(config.minio_port):
-            raise StackError(f"port {config.minio_port} is taken by another program; "
-                             "set FIELDHOUSE_MINIO_PORT")
+            raise StackError(
+                f"port {config.minio_port} is taken by another program; set FIELDHOUSE_MINIO_PORT"
+            )
         data = config.home / "minio" / "data"
         data.mkdir(parents=True, exist_ok=True)
         env = {
@@ -280,12 +285,25 @@ def start_minio(config: StackConfig) -> StorageSettings:
             "MINIO_BROWSER": "on",
             "MINIO_UPDATE": "off",
         }
-        service.start([str(binary), "server", str(data),
-                       "--address", f"127.0.0.1:{config.minio_port}",
-                       "--console-address", f"127.0.0.1:{config.minio_console_port}",
-                       "--quiet"], env)
-    wait_for_http(f"http://127.0.0.1:{config.minio_port}/minio/health/ready", 60,
-                  what="MinIO", service=service)
+        service.start(
+            [
+                str(binary),
+                "server",
+                str(data),
+                "--address",
+                f"127.0.0.1:{config.minio_port}",
+                "--console-address",
+                f"127.0.0.1:{config.minio_console_port}",
+                "--quiet",
+            ],
+            env,
+        )
+    wait_for_http(
+        f"http://127.0.0.1:{config.minio_port}/minio/health/ready",
+        60,
+        what="MinIO",
+        service=service,
+    )
     return config.root_settings
 
 
@@ -295,14 +313,26 @@ def pipeline_policy() -> dict:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow",
-             "Action": ["s3:GetBucketLocation", "s3:ListBucket",
-                        "s3:ListBucketMultipartUploads"],
-             "Resource": [f"arn:aws:s3:::{b}" for b in buckets]},
-            {"Effect": "Allow",
-             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
-                        "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-             "Resource": [f"arn:aws:s3:::{b}/*" for b in buckets]},
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetBucketLocation",
+                    "s3:ListBucket",
+                    "s3:ListBucketMultipartUploads",
+                ],
+                "Resource": [f"arn:aws:s3:::{b}" for b in buckets],
+            },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                ],
+                "Resource": [f"arn:aws:s3:::{b}/*" for b in buckets],
+            },
         ],
     }
 
@@ -316,9 +346,11 @@ def provision_minio(config: StackConfig) -> StorageSettings:
 
     root = config.root_settings
     ObjectStore(root).ensure_buckets()
-    admin = MinioAdmin(endpoint=root.endpoint,
-                       credentials=StaticProvider(root.access_key, root.secret_key),
-                       secure=root.secure)
+    admin = MinioAdmin(
+        endpoint=root.endpoint,
+        credentials=StaticProvider(root.access_key, root.secret_key),
+        secure=root.secure,
+    )
     admin.policy_add(PIPELINE_POLICY, policy=pipeline_policy())
     pipeline = config.pipeline_settings
     admin.user_add(pipeline.access_key, pipeline.secret_key)
@@ -329,8 +361,9 @@ def provision_minio(config: StackConfig) -> StorageSettings:
 # --- Airflow -----------------------------------------------------------------------
 
 
-def start_airflow(config: StackConfig, *, paused_at_creation: bool = False,
-                  timeout: float = 240) -> None:
+def start_airflow(
+    config: StackConfig, *, paused_at_creation: bool = False, timeout: float = 240
+) -> None:
     """Run ``airflow standalone`` with this repository's DAGs and plugins."""
     service = config.service("airflow")
     config.airflow_home.mkdir(parents=True, exist_ok=True)
@@ -338,16 +371,22 @@ def start_airflow(config: StackConfig, *, paused_at_creation: bool = False,
     passwords.write_text(json.dumps({"admin": config.secrets["airflow_password"]}))
     if service.pid() is None:
         if port_open(config.airflow_port):
-            raise StackError(f"port {config.airflow_port} is taken by another program; "
-                             "set FIELDHOUSE_AIRFLOW_PORT")
+            raise StackError(
+                f"port {config.airflow_port} is taken by another program; "
+                "set FIELDHOUSE_AIRFLOW_PORT"
+            )
         bin_dir = Path(sys.executable).parent
-        env = {**os.environ, **config.airflow_env(),
-               "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(paused_at_creation),
-               # standalone starts its components as `airflow ...` from PATH.
-               "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")])}
+        env = {
+            **os.environ,
+            **config.airflow_env(),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(paused_at_creation),
+            # standalone starts its components as `airflow ...` from PATH.
+            "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]),
+        }
         service.start([str(bin_dir / "airflow"), "standalone"], env, cwd=REPO_ROOT)
-    wait_for_http(f"{config.airflow_url}/api/v2/monitor/health", timeout,
-                  what="Airflow", service=service)
+    wait_for_http(
+        f"{config.airflow_url}/api/v2/monitor/health", timeout, what="Airflow", service=service
+    )
 
 
 # --- dbt docs ----------------------------------------------------------------------
@@ -365,10 +404,20 @@ def start_docs(config: StackConfig, target_dir: Path) -> None:
             raise StackError(f"port {config.docs_port} is taken; set FIELDHOUSE_DOCS_PORT")
         # A static server, not `dbt docs serve`: that one needs a profile and opens
         # a browser; the files are all dbt's own output either way.
-        service.start([sys.executable, "-m", "http.server", str(config.docs_port),
-                       "--bind", "127.0.0.1", "--directory", str(target_dir)], dict(os.environ))
-    wait_for_http(f"http://127.0.0.1:{config.docs_port}/", 30, what="dbt docs",
-                  service=service)
+        service.start(
+            [
+                sys.executable,
+                "-m",
+                "http.server",
+                str(config.docs_port),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                str(target_dir),
+            ],
+            dict(os.environ),
+        )
+    wait_for_http(f"http://127.0.0.1:{config.docs_port}/", 30, what="dbt docs", service=service)
 
 
 def stop_all(config: StackConfig) -> list[str]:
@@ -377,4 +426,3 @@ def stop_all(config: StackConfig) -> list[str]:
         if config.service(name).stop():
             stopped.append(name)
     return stopped
-

@@ -31,8 +31,10 @@ class AirflowClient:
             self.base_url + path,
             method=method,
             data=json.dumps(body).encode() if body is not None else None,
-            headers={"Content-Type": "application/json",
-                     **({"Authorization": f"Bearer {self._token}"} if self._token else {})},
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {self._token}"} if self._token else {}),
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
@@ -54,8 +56,11 @@ class AirflowClient:
         self._request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused})
 
     def trigger(self, dag_id: str, run_id: str, logical_date: str, conf: dict) -> dict:
-        return self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns",
-                             {"dag_run_id": run_id, "logical_date": logical_date, "conf": conf})
+        return self._request(
+            "POST",
+            f"/api/v2/dags/{dag_id}/dagRuns",
+            {"dag_run_id": run_id, "logical_date": logical_date, "conf": conf},
+        )
 
     def runs(self, dag_id: str) -> list[dict]:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
@@ -75,8 +80,10 @@ class AirflowClient:
             if run["state"] in ("success", "failed"):
                 return run
             time.sleep(3)
-        raise AssertionError(f"{dag_id}/{run_id} still {run['state']} after {timeout}s: "
-                             f"{self.task_states(dag_id, run_id)}")
+        raise AssertionError(
+            f"{dag_id}/{run_id} still {run['state']} after {timeout}s: "
+            f"{self.task_states(dag_id, run_id)}"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -33,10 +33,13 @@ def test_ingestion_triggers_the_transform_and_fills_the_mart(airflow, store) -> 
     airflow.wait_for_dags({"ingest_sensors", "transform_lake"})
     airflow.set_paused("transform_lake", False)
     airflow.set_paused("ingest_sensors", False)
-    started = airflow.trigger("ingest_sensors", "e2e-sensors", LOGICAL_DATE,
-                              {"fleet_size": 10, "seed": 11})
+    started = airflow.trigger(
+        "ingest_sensors", "e2e-sensors", LOGICAL_DATE, {"fleet_size": 10, "seed": 11}
+    )
     assert (started["data_interval_start"], started["data_interval_end"]) == (
-        "2026-11-22T13:00:00Z", "2026-11-22T14:00:00Z")
+        "2026-11-22T13:00:00Z",
+        "2026-11-22T14:00:00Z",
+    )
 
     ingest = airflow.wait_for_run("ingest_sensors", "e2e-sensors", timeout=300)
     assert ingest["state"] == "success", airflow.task_states("ingest_sensors", "e2e-sensors")
@@ -45,7 +48,8 @@ def test_ingestion_triggers_the_transform_and_fills_the_mart(airflow, store) -> 
 
     transform = _wait_for_run_consuming(airflow, "transform_lake", "e2e-sensors", timeout=600)
     assert transform["state"] == "success", airflow.task_states(
-        "transform_lake", transform["dag_run_id"])
+        "transform_lake", transform["dag_run_id"]
+    )
 
     # Stop new runs, so the lake catalog is free to open from here.
     airflow.set_paused("ingest_sensors", True)
@@ -57,7 +61,8 @@ def test_ingestion_triggers_the_transform_and_fills_the_mart(airflow, store) -> 
     with duckdb_connect(store.settings) as con:
         rows, readings = con.execute(
             "select count(*), sum(reading_count) from lake.fct_sensor_readings_hourly "
-            "where event_hour = ?", [datetime.fromisoformat("2026-11-22T13:00:00+00:00")]
+            "where event_hour = ?",
+            [datetime.fromisoformat("2026-11-22T13:00:00+00:00")],
         ).fetchone()
     assert rows > 0 and readings > 0
 

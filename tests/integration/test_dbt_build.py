@@ -33,8 +33,9 @@ def built_lake(minio_server):
 
 
 def _raw_readings(store: ObjectStore) -> pd.DataFrame:
-    return pd.concat(from_parquet_bytes(store.get_bytes(SENSOR_READINGS.raw(h)))
-                     for h in WINDOW.hours())
+    return pd.concat(
+        from_parquet_bytes(store.get_bytes(SENSOR_READINGS.raw(h))) for h in WINDOW.hours()
+    )
 
 
 def _query(settings, sql: str) -> pd.DataFrame:
@@ -59,12 +60,16 @@ def test_hourly_mart_counts_every_distinct_raw_reading(built_lake, minio_server)
     mart = _query(minio_server, "select * from lake.fct_sensor_readings_hourly")
     # Each event id counted once, in the hour it was measured.
     assert mart["reading_count"].sum() == raw["event_id"].nunique()
-    expected = (raw.drop_duplicates("event_id")
-                .assign(event_hour=lambda f: f["event_ts"].dt.floor("h"))
-                .groupby(["device_id", "metric", "event_hour"])["value"]
-                .agg(["count", "mean", "min", "max"]).reset_index())
-    merged = expected.merge(mart, on=["device_id", "metric", "event_hour"], how="outer",
-                            indicator=True)
+    expected = (
+        raw.drop_duplicates("event_id")
+        .assign(event_hour=lambda f: f["event_ts"].dt.floor("h"))
+        .groupby(["device_id", "metric", "event_hour"])["value"]
+        .agg(["count", "mean", "min", "max"])
+        .reset_index()
+    )
+    merged = expected.merge(
+        mart, on=["device_id", "metric", "event_hour"], how="outer", indicator=True
+    )
     assert (merged["_merge"] == "both").all()
     assert (merged["count"] == merged["reading_count"]).all()
     assert merged["mean"].sub(merged["value_mean"]).abs().max() < 1e-9
@@ -94,9 +99,31 @@ def test_devices_and_features_cover_the_fleet(built_lake, minio_server) -> None:
 def test_a_second_build_gives_the_same_marts(built_lake, minio_server) -> None:
     from fieldhouse.lake import run_dbt
 
-    before = _query(minio_server, "select count(*) n, sum(reading_count) s "
-                                  "from lake.fct_sensor_readings_hourly")
+    before = _query(
+        minio_server, "select count(*) n, sum(reading_count) s from lake.fct_sensor_readings_hourly"
+    )
     assert run_dbt(["build"], minio_server).success
-    after = _query(minio_server, "select count(*) n, sum(reading_count) s "
-                                 "from lake.fct_sensor_readings_hourly")
+    after = _query(
+        minio_server, "select count(*) n, sum(reading_count) s from lake.fct_sensor_readings_hourly"
+    )
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_expiring_snapshots_keeps_the_marts_and_frees_old_files(built_lake, minio_server) -> None:
+    from datetime import timedelta
+
+    from fieldhouse.lake import expire_snapshots, run_dbt
+
+    store, _, _ = built_lake
+    assert run_dbt(["build"], minio_server).success  # leaves superseded files behind
+    files_before = len(store.list(Bucket.LAKE, ""))
+    counts = _query(minio_server, "select count(*) n from lake.fct_sensor_readings_hourly")
+
+    report = expire_snapshots(minio_server, keep=timedelta(0), grace=timedelta(0))
+
+    assert report["snapshots_after"] == 1 < report["snapshots_before"]
+    assert report["files_deleted"] > 0
+    assert len(store.list(Bucket.LAKE, "")) == files_before - report["files_deleted"]
+    pd.testing.assert_frame_equal(
+        counts, _query(minio_server, "select count(*) n from lake.fct_sensor_readings_hourly")
+    )

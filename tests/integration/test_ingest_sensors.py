@@ -75,8 +75,9 @@ def test_a_multi_hour_interval_writes_one_partition_per_hour(store: ObjectStore)
     assert keys == [SENSOR_READINGS.raw(h).key for h in day_part.hours()]
     assert all(m.reconciles for m in manifests)
     # Late readings arrive in the next hour: each event id is stored once overall.
-    raw = pd.concat(from_parquet_bytes(store.get_bytes(SENSOR_READINGS.raw(h)))
-                    for h in day_part.hours())
+    raw = pd.concat(
+        from_parquet_bytes(store.get_bytes(SENSOR_READINGS.raw(h))) for h in day_part.hours()
+    )
     assert raw["event_id"].is_unique
 
 

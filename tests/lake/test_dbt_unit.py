@@ -11,6 +11,7 @@ import re
 
 import pytest
 import yaml
+
 from fieldhouse.config import StorageSettings, dbt_project_dir
 from fieldhouse.storage.keys import SENSOR_ANOMALY_LABELS, SENSOR_DEVICES, SENSOR_READINGS
 

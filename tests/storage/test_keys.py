@@ -46,10 +46,13 @@ def test_interval_normalizes_to_utc_and_splits_into_hours() -> None:
 
 
 def test_partial_hours_are_covered_by_whole_hours() -> None:
-    odd = Interval(datetime(2026, 11, 22, 13, 30, tzinfo=UTC),
-                   datetime(2026, 11, 22, 15, 10, tzinfo=UTC))
+    odd = Interval(
+        datetime(2026, 11, 22, 13, 30, tzinfo=UTC), datetime(2026, 11, 22, 15, 10, tzinfo=UTC)
+    )
     assert [h.partition for h in odd.hours()] == [
-        "dt=2026-11-22/hour=13", "dt=2026-11-22/hour=14", "dt=2026-11-22/hour=15",
+        "dt=2026-11-22/hour=13",
+        "dt=2026-11-22/hour=14",
+        "dt=2026-11-22/hour=15",
     ]
     with pytest.raises(ValueError, match="hourly"):
         _ = odd.partition

@@ -50,8 +50,11 @@ def test_writes_wait_for_a_server_that_comes_up_late(
 
     from fieldhouse import localstack
 
-    late = localstack.StackConfig.load(tmp_path / "late", minio_port=localstack.free_port(),
-                                       minio_console_port=localstack.free_port())
+    late = localstack.StackConfig.load(
+        tmp_path / "late",
+        minio_port=localstack.free_port(),
+        minio_console_port=localstack.free_port(),
+    )
     store = ObjectStore(late.root_settings, retry_deadline=90)
     starter = threading.Timer(2.0, localstack.start_minio, args=(late,))
     starter.start()

@@ -23,8 +23,9 @@ class ClaimedFile:
     key: ObjectKey
 
 
-def claim_landing_files(store: ObjectStore, area: LandingArea, interval: Interval,
-                        *, claim_new: bool = True) -> list[ClaimedFile]:
+def claim_landing_files(
+    store: ObjectStore, area: LandingArea, interval: Interval, *, claim_new: bool = True
+) -> list[ClaimedFile]:
     """Move new files into ``interval``'s claim, then list everything claimed by it.
 
     With ``claim_new=False`` only files claimed earlier are listed (a rerun of an
@@ -43,7 +44,9 @@ def claim_landing_files(store: ObjectStore, area: LandingArea, interval: Interva
         log.info("claimed %s for %s", obj.key.uri, interval.partition)
     prefix = area.claimed_prefix(interval)
     return sorted(
-        (ClaimedFile(o.key.key.removeprefix(prefix), o.key)
-         for o in store.list(Bucket.LANDING, prefix)),
+        (
+            ClaimedFile(o.key.key.removeprefix(prefix), o.key)
+            for o in store.list(Bucket.LANDING, prefix)
+        ),
         key=lambda f: f.name,
     )

@@ -104,14 +104,19 @@ def write_partition(
     store.put_json(dataset.manifest(interval), manifest.as_dict())
     log.info(
         "%s %s: %d in = %d written + %d quarantined %s",
-        dataset.path, interval.partition, rows_in, len(valid), len(quarantined),
+        dataset.path,
+        interval.partition,
+        rows_in,
+        len(valid),
+        len(quarantined),
         dict(manifest.reasons) or "",
     )
     return manifest
 
 
-def write_side_partition(store: ObjectStore, dataset: Dataset, interval: Interval,
-                         frame: pd.DataFrame) -> str:
+def write_side_partition(
+    store: ObjectStore, dataset: Dataset, interval: Interval, frame: pd.DataFrame
+) -> str:
     """Replace one interval of a dataset that needs no validation (simulator labels)."""
     key = dataset.raw(interval)
     store.replace_prefix(Bucket.RAW, dataset.prefix(interval), {key: to_parquet_bytes(frame)})
@@ -135,6 +140,9 @@ def summarize(manifests: list[dict]) -> dict:
         "reasons": dict(sorted(reasons.items())),
         "files_rejected": sum(len(m["files_rejected"]) for m in manifests),
     }
-    log.info("run total: %(rows_in)d in = %(rows_written)d written + "
-             "%(rows_quarantined)d quarantined over %(hours)d hour(s)", summary)
+    log.info(
+        "run total: %(rows_in)d in = %(rows_written)d written + "
+        "%(rows_quarantined)d quarantined over %(hours)d hour(s)",
+        summary,
+    )
     return summary

@@ -51,7 +51,8 @@ def register_devices(store: ObjectStore, options: SensorRunOptions) -> pd.DataFr
     columns = ["device_id", "device_kind", "site", "latitude", "longitude", "installed_at"]
     registry = (
         pd.concat(frames, ignore_index=True)[columns].drop_duplicates("device_id", keep="last")
-        if frames else pd.DataFrame(columns=columns)
+        if frames
+        else pd.DataFrame(columns=columns)
     )
     store.put_bytes(SENSOR_DEVICES.key, to_parquet_bytes(registry))
     log.info("device registry: %d devices -> %s", len(registry), SENSOR_DEVICES.key.uri)
@@ -71,17 +72,23 @@ def _read_registry_file(store: ObjectStore, key: ObjectKey) -> pd.DataFrame:
         raise ValueError(f"{key.uri}: device registry file lacks columns {sorted(missing)}")
     unknown = set(frame["device_kind"]) - set(KIND_METRICS)
     if unknown:
-        raise ValueError(f"{key.uri}: unknown device_kind {sorted(unknown)}; "
-                         f"expected one of {sorted(KIND_METRICS)}")
+        raise ValueError(
+            f"{key.uri}: unknown device_kind {sorted(unknown)}; "
+            f"expected one of {sorted(KIND_METRICS)}"
+        )
     empty = pd.Series(None, index=frame.index, dtype=object)
-    return pd.DataFrame({
-        "device_id": frame["device_id"].str.strip(),
-        "device_kind": frame["device_kind"].str.strip(),
-        "site": frame.get("site", empty),
-        "latitude": pd.to_numeric(frame.get("latitude", empty), errors="coerce"),
-        "longitude": pd.to_numeric(frame.get("longitude", empty), errors="coerce"),
-        "installed_at": pd.to_datetime(frame.get("installed_at", empty), errors="coerce").dt.date,
-    })
+    return pd.DataFrame(
+        {
+            "device_id": frame["device_id"].str.strip(),
+            "device_kind": frame["device_kind"].str.strip(),
+            "site": frame.get("site", empty),
+            "latitude": pd.to_numeric(frame.get("latitude", empty), errors="coerce"),
+            "longitude": pd.to_numeric(frame.get("longitude", empty), errors="coerce"),
+            "installed_at": pd.to_datetime(
+                frame.get("installed_at", empty), errors="coerce"
+            ).dt.date,
+        }
+    )
 
 
 def load_registry(store: ObjectStore) -> pd.DataFrame:
@@ -108,8 +115,9 @@ def ingest_sensor_hour(
     if options.simulate:
         from fieldhouse.sources.fleet import build_fleet, simulate_interval
 
-        batch = simulate_interval(build_fleet(options.fleet_size, options.seed),
-                                  interval, options.seed)
+        batch = simulate_interval(
+            build_fleet(options.fleet_size, options.seed), interval, options.seed
+        )
         wires.append(batch.readings)
         write_side_partition(store, SENSOR_ANOMALY_LABELS, interval, batch.labels)
 
@@ -130,15 +138,23 @@ def ingest_sensor_hour(
     wire = pd.concat(wires, ignore_index=True) if wires else empty_wire_frame()
     result = validate_readings(wire, registry, interval, ingested_at=interval.end)
     return write_partition(
-        store, SENSOR_READINGS, interval,
-        rows_in=len(wire), valid=result.valid, quarantined=result.quarantined,
-        reasons=result.reasons, files=files, files_rejected=rejected,
+        store,
+        SENSOR_READINGS,
+        interval,
+        rows_in=len(wire),
+        valid=result.valid,
+        quarantined=result.quarantined,
+        reasons=result.reasons,
+        files=files,
+        files_rejected=rejected,
     )
 
 
-def ingest_sensors(store: ObjectStore, interval: Interval,
-                   options: SensorRunOptions = SensorRunOptions()) -> list[Manifest]:
+def ingest_sensors(
+    store: ObjectStore, interval: Interval, options: SensorRunOptions | None = None
+) -> list[Manifest]:
     """Ingest every hour of ``interval``; landing files are claimed by its last hour."""
+    options = options or SensorRunOptions()
     registry = register_devices(store, options)
     hours = interval.hours()
     return [

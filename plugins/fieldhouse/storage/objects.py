@@ -32,8 +32,15 @@ from fieldhouse.storage.keys import Bucket, ObjectKey
 log = logging.getLogger(__name__)
 
 # S3 error codes that mean "try again", as opposed to "you asked for something wrong".
-_TRANSIENT_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout",
-                    "XMinioServerNotInitialized", "XMinioReadQuorum", "XMinioWriteQuorum"}
+_TRANSIENT_CODES = {
+    "SlowDown",
+    "ServiceUnavailable",
+    "InternalError",
+    "RequestTimeout",
+    "XMinioServerNotInitialized",
+    "XMinioReadQuorum",
+    "XMinioWriteQuorum",
+}
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -80,8 +87,9 @@ class ObjectStore:
         # policy, so a dead server is reported after one bounded, logged back-off.
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=3, read=120),
-            retries=urllib3.Retry(total=2, backoff_factor=0.1,
-                                  status_forcelist=[500, 502, 503, 504]),
+            retries=urllib3.Retry(
+                total=2, backoff_factor=0.1, status_forcelist=[500, 502, 503, 504]
+            ),
             maxsize=8,
         )
         self.client = Minio(
@@ -94,10 +102,12 @@ class ObjectStore:
         )
 
     @_retrying
-    def put_bytes(self, key: ObjectKey, body: bytes,
-                  content_type: str = "application/octet-stream") -> None:
-        self.client.put_object(key.bucket, key.key, io.BytesIO(body), len(body),
-                               content_type=content_type)
+    def put_bytes(
+        self, key: ObjectKey, body: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
+        self.client.put_object(
+            key.bucket, key.key, io.BytesIO(body), len(body), content_type=content_type
+        )
 
     def put_json(self, key: ObjectKey, payload: Mapping) -> None:
         body = json.dumps(payload, indent=2, sort_keys=True, default=str).encode()
@@ -139,16 +149,16 @@ class ObjectStore:
 
     @_retrying
     def copy(self, source: ObjectKey, target: ObjectKey) -> None:
-        self.client.copy_object(target.bucket, target.key,
-                                CopySource(source.bucket, source.key))
+        self.client.copy_object(target.bucket, target.key, CopySource(source.bucket, source.key))
 
     def move(self, source: ObjectKey, target: ObjectKey) -> None:
         """Copy then delete: if interrupted, the object exists twice, never zero times."""
         self.copy(source, target)
         self.delete(source)
 
-    def replace_prefix(self, bucket: Bucket, prefix: str,
-                       objects: Mapping[ObjectKey, bytes]) -> list[ObjectKey]:
+    def replace_prefix(
+        self, bucket: Bucket, prefix: str, objects: Mapping[ObjectKey, bytes]
+    ) -> list[ObjectKey]:
         """Make ``prefix`` hold exactly ``objects``; returns the stale keys removed."""
         for key in objects:
             if key.bucket != bucket or not key.key.startswith(prefix):
