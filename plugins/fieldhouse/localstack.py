@@ -256,6 +256,9 @@ class StackConfig:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
             f"AIRFLOW_CONN_{MINIO_CONN_ID.upper()}": json.dumps(connection),
+            # Read by plugins/fieldhouse_links.py for the UI's navigation links.
+            "FIELDHOUSE_DOCS_URL": f"http://127.0.0.1:{self.docs_port}",
+            "FIELDHOUSE_MINIO_CONSOLE_URL": f"http://127.0.0.1:{self.minio_console_port}",
             "PYTHONPATH": os.pathsep.join(
                 p for p in (str(REPO_ROOT / "plugins"), os.environ.get("PYTHONPATH")) if p
             ),

@@ -42,6 +42,9 @@ class AirflowClient:
         except urllib.error.HTTPError as exc:
             raise AssertionError(f"{method} {path}: HTTP {exc.code} {exc.read()[:500]!r}") from exc
 
+    def get(self, path: str) -> dict:
+        return self._request("GET", path)
+
     def wait_for_dags(self, dag_ids: set[str], timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
