@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+
 from fieldhouse.quality import (
     KIND_METRICS,
     METRIC_RANGES,

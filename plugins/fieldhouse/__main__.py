@@ -1,4 +1,4 @@
-"""``python -m fieldhouse up|down|status|build-minio``: the embedded stack's controls."""
+"""``python -m fieldhouse up|down|status|build-minio|provision``: the stack's controls."""
 
 from __future__ import annotations
 
@@ -83,6 +83,23 @@ def down() -> None:
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
+def provision_from_env() -> None:
+    """Buckets and pipeline account on a MinIO given by the environment (production)."""
+    from fieldhouse.config import StorageSettings
+    from fieldhouse.storage.provision import provision
+
+    pipeline = StorageSettings.from_env()
+    root = StorageSettings(
+        pipeline.endpoint,
+        os.environ["MINIO_ROOT_USER"],
+        os.environ["MINIO_ROOT_PASSWORD"],
+        secure=pipeline.secure,
+        region=pipeline.region,
+    )
+    provision(root, pipeline)
+    print(f"buckets and account {pipeline.access_key!r} ready on {pipeline.url}")
+
+
 def status() -> None:
     config = localstack.StackConfig.load(local_state_dir())
     for name in ("minio", "airflow", "dbt-docs"):
@@ -93,7 +110,8 @@ def status() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fieldhouse", description=__doc__)
     parser.add_argument(
-        "command", choices=["up", "down", "status", "build-minio", "install-extensions"]
+        "command",
+        choices=["up", "down", "status", "build-minio", "install-extensions", "provision"],
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -106,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             status()
         elif args.command == "build-minio":
             print(build_minio())
+        elif args.command == "provision":
+            provision_from_env()
         elif args.command == "install-extensions":
             from fieldhouse.lake import install_duckdb_extensions
 

@@ -71,7 +71,10 @@ def install_duckdb_extensions() -> list[str]:
             if installed
         }
         installed_now = []
-        for name in EXTENSIONS:
+        # A DuckLake catalog in PostgreSQL (the production set-up) needs DuckDB's
+        # postgres extension too; DuckLake loads it by itself once installed.
+        catalog_extensions = ("postgres",) if lake_catalog_path().startswith("postgres:") else ()
+        for name in (*EXTENSIONS, *catalog_extensions):
             if name in present:
                 continue
             con.execute(f"INSTALL '{_sql_text(str(_extension_file(name)))}'")

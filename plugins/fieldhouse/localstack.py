@@ -24,13 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fieldhouse.config import MINIO_CONN_ID, REPO_ROOT, StorageSettings
-from fieldhouse.storage.keys import Bucket
 
 log = logging.getLogger(__name__)
 
 MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 PIPELINE_USER = "fieldhouse-pipeline"
-PIPELINE_POLICY = "fieldhouse-pipeline-rw"
 
 
 class StackError(RuntimeError):
@@ -310,55 +308,11 @@ def start_minio(config: StackConfig) -> StorageSettings:
     return config.root_settings
 
 
-def pipeline_policy() -> dict:
-    """Read/write on the platform's buckets, nothing else."""
-    buckets = [str(b) for b in Bucket]
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "s3:GetBucketLocation",
-                    "s3:ListBucket",
-                    "s3:ListBucketMultipartUploads",
-                ],
-                "Resource": [f"arn:aws:s3:::{b}" for b in buckets],
-            },
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "s3:GetObject",
-                    "s3:PutObject",
-                    "s3:DeleteObject",
-                    "s3:AbortMultipartUpload",
-                    "s3:ListMultipartUploadParts",
-                ],
-                "Resource": [f"arn:aws:s3:::{b}/*" for b in buckets],
-            },
-        ],
-    }
-
-
 def provision_minio(config: StackConfig) -> StorageSettings:
     """Create the buckets and the pipeline account (idempotent); returns its settings."""
-    from minio import MinioAdmin
-    from minio.credentials import StaticProvider
+    from fieldhouse.storage.provision import provision
 
-    from fieldhouse.storage.objects import ObjectStore
-
-    root = config.root_settings
-    ObjectStore(root).ensure_buckets()
-    admin = MinioAdmin(
-        endpoint=root.endpoint,
-        credentials=StaticProvider(root.access_key, root.secret_key),
-        secure=root.secure,
-    )
-    admin.policy_add(PIPELINE_POLICY, policy=pipeline_policy())
-    pipeline = config.pipeline_settings
-    admin.user_add(pipeline.access_key, pipeline.secret_key)
-    admin.policy_set(PIPELINE_POLICY, user=pipeline.access_key)
-    return pipeline
+    return provision(config.root_settings, config.pipeline_settings)
 
 
 # --- Airflow -----------------------------------------------------------------------

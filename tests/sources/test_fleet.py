@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+
 from fieldhouse.quality import KIND_METRICS, METRIC_RANGES, WIRE_COLUMNS, validate_readings
 from fieldhouse.sources.fleet import (
     FaultRates,

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from fieldhouse.quality import WIRE_COLUMNS, validate_readings
 from fieldhouse.sources.fleet import build_fleet, devices_frame, simulate_interval
 from fieldhouse.sources.landing import LandingFormatError, parse_landing_file

@@ -68,7 +68,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fieldhouse.quality import REQUIRED_FIELDS, WIRE_COLUMNS, empty_wire_frame
+from fieldhouse.quality import SENSOR_SCHEMA, WireSchema
 
 ORIGIN_PREFIX = "landing:"
 FORMATS = (".csv", ".jsonl", ".ndjson", ".parquet")
@@ -83,8 +83,12 @@ class LandingFormatError(ValueError):
         self.detail = detail
 
 
-def parse_landing_file(name: str, body: bytes) -> pd.DataFrame:
-    """Read one landing file into a wire frame with ``origin = "landing:<name>"``."""
+def parse_landing_file(name: str, body: bytes, schema: WireSchema = SENSOR_SCHEMA) -> pd.DataFrame:
+    """Read one landing file into a wire frame with ``origin = "landing:<name>"``.
+
+    ``schema`` names the fields to read (the columns above are the sensor schema's);
+    every other source's files follow the same format rules with its own fields.
+    """
     lower = name.lower()
     if lower.endswith(".gz"):
         try:
@@ -93,21 +97,21 @@ def parse_landing_file(name: str, body: bytes) -> pd.DataFrame:
             raise LandingFormatError("unreadable_gzip", str(error)) from error
         lower = lower[: -len(".gz")]
     if lower.endswith(".csv"):
-        frame = _read_csv(body)
+        frame = _read_csv(body, schema)
     elif lower.endswith((".jsonl", ".ndjson")):
-        frame = _read_json_lines(body)
+        frame = _read_json_lines(body, schema)
     elif lower.endswith(".parquet"):
-        frame = _read_parquet(body)
+        frame = _read_parquet(body, schema)
     else:
         raise LandingFormatError("unsupported_format", f"{name!r} is not one of {FORMATS}")
     frame["origin"] = ORIGIN_PREFIX + name
-    return frame[list(WIRE_COLUMNS)]
+    return frame[list(schema.wire_columns)]
 
 
 # --- CSV ---------------------------------------------------------------------------
 
 
-def _read_csv(body: bytes) -> pd.DataFrame:
+def _read_csv(body: bytes, schema: WireSchema) -> pd.DataFrame:
     text = _decode(body)
     try:
         # header=None: a row with more fields than the header is then an error here,
@@ -120,14 +124,14 @@ def _read_csv(body: bytes) -> pd.DataFrame:
             skip_blank_lines=True,
         )
     except pd.errors.EmptyDataError:
-        return empty_wire_frame()
+        return schema.empty_wire_frame()
     except pd.errors.ParserError:
-        return _read_csv_by_record(text)
+        return _read_csv_by_record(text, schema)
     header = [str(name) for name in cells.iloc[0]]
-    return _csv_frame(header, cells.iloc[1:].to_numpy(dtype=object), [])
+    return _csv_frame(header, cells.iloc[1:].to_numpy(dtype=object), [], schema)
 
 
-def _read_csv_by_record(text: str) -> pd.DataFrame:
+def _read_csv_by_record(text: str, schema: WireSchema) -> pd.DataFrame:
     """The careful path for files the fast parser refuses: bad records become rows too."""
     lines = list(io.StringIO(text, newline=""))
     reader = csv.reader(lines)
@@ -154,24 +158,25 @@ def _read_csv_by_record(text: str) -> pd.DataFrame:
         else:
             rows.append(record + [""] * (len(header) - len(record)))
     if header is None:
-        return empty_wire_frame()
+        return schema.empty_wire_frame()
     width = len(header)
     data = np.array(rows, dtype=object).reshape(len(rows), width)
-    return _csv_frame(header, data, unparsed)
+    return _csv_frame(header, data, unparsed, schema)
 
 
 def _csv_frame(
-    header: list[str], data: np.ndarray, unparsed: list[tuple[int, str]]
+    header: list[str], data: np.ndarray, unparsed: list[tuple[int, str]], schema: WireSchema
 ) -> pd.DataFrame:
     """Wire frame from a header and a 2-D array of cells, with unparsed rows put back in place."""
-    names = _normalise_names(header)
-    _require_known_columns(names)
+    fields = schema.field_names
+    names = _normalise_names(header, fields)
+    _require_known_columns(names, fields)
     frame = pd.DataFrame(
         {
             column: _blank_to_none(data[:, names.index(column)])
             if column in names
             else np.full(len(data), None, dtype=object)
-            for column in REQUIRED_FIELDS
+            for column in fields
         }
     )
     frame = _with_platform_columns(frame)
@@ -179,7 +184,7 @@ def _csv_frame(
         return frame
     positions = [position for position, _ in unparsed]
     bad = pd.DataFrame(
-        {column: np.full(len(unparsed), None, dtype=object) for column in WIRE_COLUMNS}
+        {column: np.full(len(unparsed), None, dtype=object) for column in schema.wire_columns}
     )
     bad["parse_error"] = "malformed_csv"
     bad["raw_record"] = np.array([raw for _, raw in unparsed], dtype=object)
@@ -194,22 +199,22 @@ def _csv_frame(
 # --- JSON lines -----------------------------------------------------------------------
 
 
-def _read_json_lines(body: bytes) -> pd.DataFrame:
+def _read_json_lines(body: bytes, schema: WireSchema) -> pd.DataFrame:
     rows = []
     # Not str.splitlines(): it also splits on U+2028 and friends, which JSON strings may hold.
     for line in _decode(body).split("\n"):
         line = line.rstrip("\r")
         if line.strip():
-            rows.append(_json_row(line))
+            rows.append(_json_row(line, schema.field_names))
     return pd.DataFrame(
         {
             column: np.array([row.get(column) for row in rows], dtype=object)
-            for column in WIRE_COLUMNS
+            for column in schema.wire_columns
         }
     )
 
 
-def _json_row(line: str) -> dict[str, str | None]:
+def _json_row(line: str, fields: tuple[str, ...]) -> dict[str, str | None]:
     try:
         # Numbers stay the text they were written as: 21.50 must not become 21.5.
         parsed = json.loads(line, parse_float=str, parse_int=str, parse_constant=str)
@@ -217,13 +222,13 @@ def _json_row(line: str) -> dict[str, str | None]:
         return {"parse_error": "malformed_json", "raw_record": line}
     if not isinstance(parsed, dict):
         return {"parse_error": "json_not_object", "raw_record": line}
-    fields: dict[str, str | None] = {}
+    values: dict[str, str | None] = {}
     for key, value in parsed.items():
         if isinstance(value, (dict, list)):
             # Nested numbers were read as text above; re-read them as JSON to dump them.
             value = json.loads(line)[key]
-        fields.setdefault(key.strip().lower(), _json_text(value))
-    return {column: fields.get(column) for column in REQUIRED_FIELDS}
+        values.setdefault(key.strip().lower(), _json_text(value))
+    return {column: values.get(column) for column in fields}
 
 
 def _json_text(value: object) -> str | None:
@@ -237,19 +242,20 @@ def _json_text(value: object) -> str | None:
 # --- Parquet --------------------------------------------------------------------------
 
 
-def _read_parquet(body: bytes) -> pd.DataFrame:
+def _read_parquet(body: bytes, schema: WireSchema) -> pd.DataFrame:
     try:
         table = pq.read_table(io.BytesIO(body))
     except (pa.ArrowException, OSError, ValueError) as error:
         raise LandingFormatError("unreadable_parquet", str(error)) from error
-    names = _normalise_names(table.column_names)
-    _require_known_columns(names)
-    position = {column: names.index(column) for column in REQUIRED_FIELDS if column in names}
+    fields = schema.field_names
+    names = _normalise_names(table.column_names, fields)
+    _require_known_columns(names, fields)
+    position = {column: names.index(column) for column in fields if column in names}
     columns = {
         column: _arrow_text(table.column(position[column]))
         if column in position
         else np.full(table.num_rows, None, dtype=object)
-        for column in REQUIRED_FIELDS
+        for column in fields
     }
     return _with_platform_columns(pd.DataFrame(columns))
 
@@ -292,19 +298,17 @@ def _decode(body: bytes) -> str:
         raise LandingFormatError("not_utf8", str(error)) from error
 
 
-def _normalise_names(names: Iterable[object]) -> list[str]:
+def _normalise_names(names: Iterable[object], fields: tuple[str, ...]) -> list[str]:
     normalised = [str(name).strip().lower() for name in names]
-    for column in REQUIRED_FIELDS:
+    for column in fields:
         if normalised.count(column) > 1:
             raise LandingFormatError("duplicate_columns", column)
     return normalised
 
 
-def _require_known_columns(names: Iterable[str]) -> None:
-    if not set(names) & set(REQUIRED_FIELDS):
-        raise LandingFormatError(
-            "no_known_columns", f"expected some of {', '.join(REQUIRED_FIELDS)}"
-        )
+def _require_known_columns(names: Iterable[str], fields: tuple[str, ...]) -> None:
+    if not set(names) & set(fields):
+        raise LandingFormatError("no_known_columns", f"expected some of {', '.join(fields)}")
 
 
 def _blank_to_none(values: np.ndarray) -> np.ndarray:
