@@ -68,9 +68,10 @@ class AirflowClient:
     def runs(self, dag_id: str) -> list[dict]:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
 
-    def upstream_asset_events(self, dag_id: str, run_id: str) -> list[dict]:
-        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/upstreamAssetEvents"
-        return self._request("GET", path)["asset_events"]
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict:
+        return self._request(
+            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
+        )
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         tis = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")

@@ -15,20 +15,30 @@ LOGICAL_DATE = "2026-11-22T14:00:00Z"  # a manual run covers the hour before: 13
 INTERVAL = Interval.parse("2026-11-22T13:00:00+00:00")
 
 
-def _wait_for_run_consuming(airflow, dag_id: str, source_run_id: str, timeout: float) -> dict:
-    """The run of ``dag_id`` started by an asset event of ``source_run_id``."""
+def _event_time(airflow, source_dag_id: str, source_run_id: str) -> datetime:
+    """When ``source_run_id`` published its asset event."""
+    events = airflow.get(f"/api/v2/assets/events?source_dag_id={source_dag_id}&limit=100")
+    [event] = [e for e in events["asset_events"] if e["source_run_id"] == source_run_id]
+    return datetime.fromisoformat(event["timestamp"])
+
+
+def _wait_for_build_after(airflow, dag_id: str, after: datetime, timeout: float) -> dict:
+    """An asset-triggered run of ``dag_id`` whose dbt build started after ``after``.
+
+    Not "the run created by our event": when two ingestion runs publish within
+    milliseconds, Airflow may fold the second event into the run the first one
+    just created. What matters is that a build ran after our data was written.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for run in airflow.runs(dag_id):
-            # Airflow 3.3 answers 500 for the events of a run that has not started
-            # yet (its start_date is null), so look at runs once they have.
             if run["run_type"] != "asset_triggered" or run["state"] == "queued":
                 continue
-            events = airflow.upstream_asset_events(dag_id, run["dag_run_id"])
-            if any(e["source_run_id"] == source_run_id for e in events):
+            build = airflow.task_instance(dag_id, run["dag_run_id"], "build_models")
+            if build["start_date"] and datetime.fromisoformat(build["start_date"]) > after:
                 return airflow.wait_for_run(dag_id, run["dag_run_id"], timeout)
         time.sleep(3)
-    raise AssertionError(f"no {dag_id} run consumed the events of {source_run_id}")
+    raise AssertionError(f"no {dag_id} build started after {after}: {airflow.runs(dag_id)}")
 
 
 def test_ingestion_triggers_the_transform_and_fills_the_mart(airflow, store) -> None:
@@ -48,7 +58,8 @@ def test_ingestion_triggers_the_transform_and_fills_the_mart(airflow, store) -> 
     manifest = store.get_json(SENSOR_READINGS.manifest(INTERVAL))
     assert manifest["reconciles"] and manifest["rows_written"] > 0
 
-    transform = _wait_for_run_consuming(airflow, "transform_lake", "e2e-sensors", timeout=600)
+    published = _event_time(airflow, "ingest_sensors", "e2e-sensors")
+    transform = _wait_for_build_after(airflow, "transform_lake", published, timeout=600)
     assert transform["state"] == "success", airflow.task_states(
         "transform_lake", transform["dag_run_id"]
     )
