@@ -356,3 +356,13 @@ def test_random_garbage_always_reconciles(seed):
     assert np.isfinite(result.valid[["open", "high"]].to_numpy()).all()
     assert list(result.valid.columns) == list(SCHEMA.valid_columns)
     assert list(result.quarantined.columns) == list(SCHEMA.quarantine_columns)
+
+
+def test_a_date_without_time_is_not_a_timestamp_with_offset() -> None:
+    from fieldhouse.quality.core import _HAS_OFFSET
+
+    assert _HAS_OFFSET.search("2026-11-18") is None
+    assert _HAS_OFFSET.search("2026-11-18T13:05Z")
+    assert _HAS_OFFSET.search("2026-11-18T13:05:00.250+01:00")
+    assert _HAS_OFFSET.search("2026-11-18 13:05:00-0500")
+    assert _HAS_OFFSET.search("2026-11-18T13:05:00") is None

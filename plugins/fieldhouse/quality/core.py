@@ -418,7 +418,8 @@ def _parse(values: np.ndarray, kind: Kind) -> tuple[np.ndarray, np.ndarray | Non
 _DECIMAL = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
 # At most 18 digits: every such number fits in int64.
 _INTEGER = r"^\s*[+-]?\d{1,18}\s*$"
-_HAS_OFFSET = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$")
+# The offset must follow a time of day: "2026-11-18" ends in "-18", which is a day.
+_HAS_OFFSET = re.compile(r"[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)$")
 
 
 def _parse_decimals(values: np.ndarray) -> np.ndarray:
