@@ -708,7 +708,7 @@ def _stage_table(size: dict[str, Any]) -> list[str]:
     out += [
         "",
         f"`dbt build`: {build['nodes']} nodes; summed node time {node_times} "
-        f"(nodes run on several threads); slowest: {slowest}.",
+        f"(one dbt thread; DuckDB parallelizes within each node); slowest: {slowest}.",
         "",
     ]
     return out

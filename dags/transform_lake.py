@@ -1,19 +1,21 @@
 """
 ### Transform the lake
 
-Runs `dbt build` over `dbt_project/` whenever new raw data lands: staging views
+Runs `dbt build` over `dbt_project/` whenever new raw data lands (only the
+domains, sensors and market, that have raw data yet): staging views
 type and deduplicate the raw Parquet in MinIO, intermediate models flag spikes and
 stuck sensors, and the marts are written as DuckLake tables (Parquet in
 `s3://lake/`, catalog beside the stack). Every model's tests run as part of the
 build, so a mart that fails a test is not published.
 
-* Starts on any update of **raw.sensor_readings** (no clock schedule).
+* Starts on any update of **raw.sensor_readings** or **raw.price_bars** (no
+  clock schedule).
 * Regenerates the **dbt docs** after each build, so the served docs always
   describe what is in the lake.
 * Expires lake snapshots older than 7 days (time travel reaches that far back)
   and deletes the files only they used.
-* Publishes the mart assets (`lake.fct_sensor_readings_hourly`, …) that the ML
-  DAGs follow.
+* Publishes the mart assets (`lake.fct_sensor_readings_hourly`,
+  `lake.fct_market_daily`, …) that the ML DAGs follow.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from fieldhouse.assets import RAW_SENSOR_READINGS, SENSOR_MARTS
+from fieldhouse.assets import MARKET_MARTS, RAW_PRICE_BARS, RAW_SENSOR_READINGS, SENSOR_MARTS
 
 
 @dag(
-    schedule=[RAW_SENSOR_READINGS],
+    schedule=RAW_SENSOR_READINGS | RAW_PRICE_BARS,
     start_date=datetime(2026, 11, 1, tzinfo=UTC),
     catchup=False,
     # One writer at a time: the embedded lake catalog is a single DuckDB file.
@@ -49,12 +51,16 @@ def transform_lake():
         result = run_dbt(["source", "freshness"], StorageSettings.from_airflow(), check=False)
         return "ok" if result.success else "stale or unreachable sources (see log)"
 
-    @task(outlets=SENSOR_MARTS)
-    def build_models() -> None:
+    @task(outlets=[*SENSOR_MARTS, *MARKET_MARTS])
+    def build_models() -> list[str]:
         from fieldhouse.config import StorageSettings
-        from fieldhouse.lake import run_dbt
+        from fieldhouse.lake import build_domains, domains_with_data
+        from fieldhouse.storage.objects import ObjectStore
 
-        run_dbt(["build"], StorageSettings.from_airflow())
+        settings = StorageSettings.from_airflow()
+        domains = domains_with_data(ObjectStore(settings))
+        build_domains(settings, domains)
+        return domains
 
     @task
     def generate_docs() -> None:

@@ -316,3 +316,28 @@ def expire_snapshots(
         ]
     log.info("lake snapshots: %d -> %d; %d old files deleted", before, after, len(removed))
     return {"snapshots_before": before, "snapshots_after": after, "files_deleted": len(removed)}
+
+
+def domains_with_data(store) -> list[str]:
+    """The dbt tags (source domains) whose raw data exists in ``store``.
+
+    A domain that was never ingested has no Parquet to read, and DuckDB fails on
+    a glob that matches nothing; a transform run builds only the others.
+    """
+    from fieldhouse.storage.keys import DOMAIN_DATASETS
+
+    return [
+        domain
+        for domain, dataset in DOMAIN_DATASETS.items()
+        if store.has_objects(Bucket.RAW, f"{dataset.path}/")
+    ]
+
+
+def build_domains(settings: StorageSettings, domains: list[str]) -> dbtRunnerResult | None:
+    """``dbt build`` of the models and tests tagged with ``domains``; None if there are none."""
+    if not domains:
+        log.info("no raw data in any domain yet: nothing to build")
+        return None
+    selection = [f"tag:{domain}" for domain in domains]
+    log.info("building %s", ", ".join(selection))
+    return run_dbt(["build", "--select", *selection], settings)

@@ -51,15 +51,37 @@ def test_each_dag_file_parses_within_budget(dagbag) -> None:
         assert duration.total_seconds() < PARSE_BUDGET_SECONDS, f"{name} took {duration}"
 
 
-def test_ingestion_feeds_the_transform_through_an_asset(dagbag) -> None:
-    from fieldhouse.assets import RAW_SENSOR_READINGS
+def _condition_assets(condition) -> list:
+    """The assets of a schedule condition, through any nesting of `|` and `&`."""
+    members = getattr(condition, "objects", None)
+    if members is None:
+        return [condition]
+    return [asset for member in members for asset in _condition_assets(member)]
 
-    ingest = dagbag.dags["ingest_sensors"]
+
+@pytest.mark.parametrize(
+    ("ingest_dag", "asset_name"),
+    [("ingest_sensors", "RAW_SENSOR_READINGS"), ("ingest_prices", "RAW_PRICE_BARS")],
+)
+def test_ingestion_feeds_the_transform_through_an_asset(dagbag, ingest_dag, asset_name) -> None:
+    from fieldhouse import assets
+
+    asset = getattr(assets, asset_name)
+    ingest = dagbag.dags[ingest_dag]
     outlets = {a.uri for t in ingest.tasks for a in t.outlets}
-    assert RAW_SENSOR_READINGS.uri in outlets
+    assert asset.uri in outlets
+    # Published by the last task, once every hour has reconciled.
+    [last] = [t for t in ingest.tasks if not t.downstream_list]
+    assert asset.uri in {a.uri for a in last.outlets}
     transform = dagbag.dags["transform_lake"]
-    condition = transform.timetable.asset_condition
-    assert RAW_SENSOR_READINGS in getattr(condition, "objects", [condition])
+    assert asset in _condition_assets(transform.timetable.asset_condition)
+
+
+def test_the_transform_publishes_every_mart(dagbag) -> None:
+    from fieldhouse.assets import MARKET_MARTS, SENSOR_MARTS
+
+    build = dagbag.dags["transform_lake"].get_task("build_models")
+    assert {a.uri for a in build.outlets} == {a.uri for a in [*SENSOR_MARTS, *MARKET_MARTS]}
 
 
 def test_heavy_libraries_are_not_imported_at_parse_time(tmp_path) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
+from fieldhouse.ingest.prices import PriceRunOptions, ingest_prices
 from fieldhouse.ingest.sensors import SensorRunOptions, ingest_sensors
 from fieldhouse.storage.keys import SENSOR_READINGS, Bucket, Interval
 from fieldhouse.storage.objects import ObjectStore
@@ -16,11 +17,15 @@ pytestmark = pytest.mark.integration
 
 WINDOW = Interval(datetime(2026, 11, 22, 10, tzinfo=UTC), datetime(2026, 11, 22, 13, tzinfo=UTC))
 OPTIONS = SensorRunOptions(fleet_size=15, seed=5)
+# The build reads every source, so the market ones need bars too (a Friday session).
+PRICE_WINDOW = Interval(
+    datetime(2026, 11, 20, 14, tzinfo=UTC), datetime(2026, 11, 20, 17, tzinfo=UTC)
+)
 
 
 @pytest.fixture(scope="module")
 def built_lake(minio_server):
-    """Three hours ingested into a fresh MinIO, then one `dbt build`."""
+    """Three hours of each source ingested into a fresh MinIO, then one `dbt build`."""
     from fieldhouse.lake import run_dbt
 
     store = ObjectStore(minio_server)
@@ -28,6 +33,7 @@ def built_lake(minio_server):
         for obj in store.list(bucket, ""):
             store.delete(obj.key)
     manifests = ingest_sensors(store, WINDOW, OPTIONS)
+    ingest_prices(store, PRICE_WINDOW, PriceRunOptions(seed=5))
     result = run_dbt(["build"], minio_server)
     return store, manifests, result
 
@@ -127,3 +133,21 @@ def test_expiring_snapshots_keeps_the_marts_and_frees_old_files(built_lake, mini
     pd.testing.assert_frame_equal(
         counts, _query(minio_server, "select count(*) n from lake.fct_sensor_readings_hourly")
     )
+
+
+def test_only_domains_with_raw_data_are_built(minio_server) -> None:
+    from fieldhouse.lake import build_domains, domains_with_data
+
+    store = ObjectStore(minio_server)
+    for bucket in set(Bucket) - {Bucket.LAKE}:
+        for obj in store.list(bucket, ""):
+            store.delete(obj.key)
+    assert domains_with_data(store) == []
+    assert build_domains(minio_server, []) is None
+
+    ingest_sensors(store, Interval.parse("2026-11-22T09:00:00+00:00"), OPTIONS)
+    assert domains_with_data(store) == ["sensors"]
+    result = build_domains(minio_server, ["sensors"])
+    built = {r.node.unique_id for r in result.result}
+    assert "model.fieldhouse.fct_sensor_readings_hourly" in built
+    assert not any("market" in uid for uid in built), sorted(built)

@@ -13,9 +13,16 @@ import pytest
 import yaml
 
 from fieldhouse.config import StorageSettings, dbt_project_dir
-from fieldhouse.storage.keys import SENSOR_ANOMALY_LABELS, SENSOR_DEVICES, SENSOR_READINGS
+from fieldhouse.storage.keys import (
+    MARKET_INSTRUMENTS,
+    MARKET_PRICE_BARS,
+    SENSOR_ANOMALY_LABELS,
+    SENSOR_DEVICES,
+    SENSOR_READINGS,
+)
 
 SOURCES_YAML = "models/staging/sensors/_sensors__sources.yml"
+MARKET_SOURCES_YAML = "models/staging/market/_market__sources.yml"
 
 
 @pytest.mark.integration
@@ -32,10 +39,10 @@ def test_dbt_unit_tests_pass(minio_server: StorageSettings) -> None:
     assert set(statuses.values()) == {"pass"}, statuses
 
 
-def _source_locations() -> dict[str, str]:
-    document = yaml.safe_load((dbt_project_dir() / SOURCES_YAML).read_text())
-    (sensors,) = [s for s in document["sources"] if s["name"] == "sensors"]
-    return {t["name"]: t["config"]["meta"]["external_location"] for t in sensors["tables"]}
+def _source_locations(path: str = SOURCES_YAML, name: str = "sensors") -> dict[str, str]:
+    document = yaml.safe_load((dbt_project_dir() / path).read_text())
+    (source,) = [s for s in document["sources"] if s["name"] == name]
+    return {t["name"]: t["config"]["meta"]["external_location"] for t in source["tables"]}
 
 
 def _quoted_uri(location: str) -> str:
@@ -51,3 +58,10 @@ def test_sources_read_where_ingestion_writes() -> None:
     assert _quoted_uri(locations["anomaly_labels"]) == SENSOR_ANOMALY_LABELS.glob()
     assert _quoted_uri(locations["devices"]) == SENSOR_DEVICES.key.uri
     assert _quoted_uri(locations["ingest_manifests"]) == SENSOR_READINGS.manifest_glob()
+
+
+def test_market_sources_read_where_ingestion_writes() -> None:
+    locations = _source_locations(MARKET_SOURCES_YAML, "market")
+
+    assert _quoted_uri(locations["price_bars"]) == MARKET_PRICE_BARS.glob()
+    assert _quoted_uri(locations["instruments"]) == MARKET_INSTRUMENTS.key.uri

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from fieldhouse.ingest.claims import claim_landing_files
+from fieldhouse.ingest.claims import read_claimed_files
 from fieldhouse.ingest.partitions import Manifest, write_partition, write_side_partition
 from fieldhouse.storage.keys import (
     SENSOR_ANOMALY_LABELS,
@@ -108,8 +108,7 @@ def ingest_sensor_hour(
     ``claim_landing`` says whether this hour takes newly dropped files; files it
     claimed on an earlier run are always read again, so reruns reproduce it.
     """
-    from fieldhouse.quality import empty_wire_frame, validate_readings
-    from fieldhouse.sources.landing import LandingFormatError, parse_landing_file
+    from fieldhouse.quality import SENSOR_SCHEMA, empty_wire_frame, validate_readings
 
     wires: list[pd.DataFrame] = []
     if options.simulate:
@@ -121,19 +120,14 @@ def ingest_sensor_hour(
         wires.append(batch.readings)
         write_side_partition(store, SENSOR_ANOMALY_LABELS, interval, batch.labels)
 
-    files, rejected = [], {}
+    files: list[str] = []
+    rejected: dict[str, str] = {}
     if options.include_landing:
-        claims = claim_landing_files(store, SENSOR_LANDING, interval, claim_new=claim_landing)
-        for claimed in claims:
-            try:
-                wires.append(parse_landing_file(claimed.name, store.get_bytes(claimed.key)))
-                files.append(claimed.key.uri)
-            except LandingFormatError as exc:
-                # The whole file is unusable: keep it, byte for byte, in quarantine.
-                target = SENSOR_LANDING.rejected(interval, claimed.name)
-                store.copy(claimed.key, target)
-                rejected[claimed.key.uri] = str(exc)
-                log.warning("rejected %s: %s (kept at %s)", claimed.key.uri, exc, target.uri)
+        landing = read_claimed_files(
+            store, SENSOR_LANDING, interval, SENSOR_SCHEMA, claim_new=claim_landing
+        )
+        wires.extend(landing.wires)
+        files, rejected = landing.files, landing.rejected
 
     wire = pd.concat(wires, ignore_index=True) if wires else empty_wire_frame()
     result = validate_readings(wire, registry, interval, ingested_at=interval.end)

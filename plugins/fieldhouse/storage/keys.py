@@ -173,7 +173,81 @@ class LandingArea:
         return ObjectKey(Bucket.LANDING, f"{self.incoming_prefix}{filename}")
 
 
+@dataclass(frozen=True)
+class CheckReport:
+    """The reports of one monitoring check, one folder per run.
+
+    Each run writes an HTML page for people and a JSON document for machines.
+    """
+
+    check_name: str  # e.g. "sensor_feature_drift"
+
+    def __post_init__(self) -> None:
+        self._require_segment("check_name", self.check_name)
+
+    def prefix(self, run_id: str) -> str:
+        self._require_segment("run_id", run_id)
+        return f"{self.check_name}/{run_id}/"
+
+    def html(self, run_id: str) -> ObjectKey:
+        return ObjectKey(Bucket.REPORTS, f"{self.prefix(run_id)}report.html")
+
+    def json(self, run_id: str) -> ObjectKey:
+        return ObjectKey(Bucket.REPORTS, f"{self.prefix(run_id)}report.json")
+
+    @staticmethod
+    def _require_segment(name: str, value: str) -> None:
+        # One path segment each, so a run can never write into another run's folder.
+        if not value or "/" in value:
+            raise ValueError(f"{name} must be a non-empty name without '/', got {value!r}")
+
+
 SENSOR_READINGS = Dataset("sensors", "readings")
 SENSOR_ANOMALY_LABELS = Dataset("sensors", "anomaly_labels")
 SENSOR_DEVICES = Reference("sensors", "devices")
 SENSOR_LANDING = LandingArea("sensors")
+
+MARKET_PRICE_BARS = Dataset("market", "price_bars")
+MARKET_PRICE_LABELS = Dataset("market", "price_labels")
+MARKET_INSTRUMENTS = Reference("market", "instruments")
+MARKET_LANDING = LandingArea("market_prices")
+
+# The raw dataset whose presence means a dbt domain (tag) has data to build.
+DOMAIN_DATASETS = {"sensors": SENSOR_READINGS, "market": MARKET_PRICE_BARS}
+
+
+@dataclass(frozen=True)
+class ModelRegistryKeys:
+    """Where one named model keeps its versions, its champion pointer and its decisions."""
+
+    model_name: str
+
+    def __post_init__(self) -> None:
+        if not self.model_name or "/" in self.model_name:
+            raise ValueError(f"model names are flat and non-empty, got {self.model_name!r}")
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.model_name}/"
+
+    @property
+    def versions_prefix(self) -> str:
+        return f"{self.prefix}versions/"
+
+    def version_prefix(self, version: str) -> str:
+        if not version or "/" in version:
+            raise ValueError(f"version ids are flat and non-empty, got {version!r}")
+        return f"{self.versions_prefix}{version}/"
+
+    def artifact(self, version: str) -> ObjectKey:
+        return ObjectKey(Bucket.MODELS, f"{self.version_prefix(version)}model.joblib")
+
+    def card(self, version: str) -> ObjectKey:
+        return ObjectKey(Bucket.MODELS, f"{self.version_prefix(version)}card.json")
+
+    @property
+    def champion(self) -> ObjectKey:
+        return ObjectKey(Bucket.MODELS, f"{self.prefix}champion.json")
+
+    def decision(self, version: str) -> ObjectKey:
+        return ObjectKey(Bucket.MODELS, f"{self.prefix}decisions/{version}.json")

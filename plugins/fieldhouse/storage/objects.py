@@ -144,6 +144,12 @@ class ObjectStore:
         ]
 
     @_retrying
+    def has_objects(self, bucket: Bucket, prefix: str) -> bool:
+        """Whether anything is stored under ``prefix`` (stops at the first object)."""
+        objects = self.client.list_objects(bucket, prefix=prefix, recursive=True)
+        return next(iter(objects), None) is not None
+
+    @_retrying
     def delete(self, key: ObjectKey) -> None:
         self.client.remove_object(key.bucket, key.key)
 

@@ -1,0 +1,44 @@
+with
+
+source as (
+
+    select * from {{ source('market', 'price_bars') }}
+
+),
+
+renamed as (
+
+    select
+        cast(event_id as varchar) as event_id,
+        cast(instrument as varchar) as instrument,
+        cast(bar_start as timestamptz) as bar_start,
+        -- The UTC calendar day the bar started on.
+        cast(timezone('UTC', cast(bar_start as timestamptz)) as date) as trading_day,
+        cast(open as double) as open,
+        cast(high as double) as high,
+        cast(low as double) as low,
+        cast(close as double) as close,
+        cast(volume as bigint) as volume,
+        cast(origin as varchar) as origin,
+        cast(ingested_at as timestamptz) as ingested_at,
+        cast(dt as date) as ingest_dt,
+        cast(hour as integer) as ingest_hour
+
+    from source
+
+),
+
+deduplicated as (
+
+    -- A bar delivered twice (the feed and a landing file) is kept once: the
+    -- copy ingested first.
+    select *
+    from renamed
+    qualify row_number() over (
+        partition by event_id
+        order by ingested_at, ingest_dt, ingest_hour, origin
+    ) = 1
+
+)
+
+select * from deduplicated

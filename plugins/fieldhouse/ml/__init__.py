@@ -1,0 +1,1 @@
+"""Machine learning on the lake: the sensor anomaly model and the model registry."""

@@ -1,0 +1,1 @@
+"""Monitoring of data the platform produces: drift of features against a reference."""

@@ -1,0 +1,154 @@
+"""Price ingestion against a real MinIO server: objects, reruns, quarantine, landing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from fieldhouse.ingest.prices import PriceRunOptions, ingest_prices
+from fieldhouse.sources.prices import INSTRUMENTS
+from fieldhouse.storage.keys import (
+    MARKET_INSTRUMENTS,
+    MARKET_LANDING,
+    MARKET_PRICE_BARS,
+    MARKET_PRICE_LABELS,
+    Bucket,
+    Interval,
+)
+from fieldhouse.storage.objects import ObjectStore
+from fieldhouse.storage.parquet import from_parquet_bytes
+
+pytestmark = pytest.mark.integration
+
+# A Wednesday: equities trade 14:30 to 21:00 UTC, the currency pair all day.
+DAY = Interval(datetime(2026, 11, 18, tzinfo=UTC), datetime(2026, 11, 19, tzinfo=UTC))
+HOUR = Interval(datetime(2026, 11, 18, 15, tzinfo=UTC), datetime(2026, 11, 18, 16, tzinfo=UTC))
+OPTIONS = PriceRunOptions(seed=3)
+
+
+def _snapshot(store: ObjectStore) -> dict[str, str]:
+    """Every object in raw/ and quarantine/ with its ETag, manifests aside."""
+    return {
+        obj.key.uri: obj.etag
+        for bucket in (Bucket.RAW, Bucket.QUARANTINE)
+        for obj in store.list(bucket, "")
+        if not obj.key.key.startswith("_manifests/")
+    }
+
+
+def _read_all(store: ObjectStore, bucket: Bucket, prefix: str) -> pd.DataFrame:
+    frames = [from_parquet_bytes(store.get_bytes(o.key)) for o in store.list(bucket, prefix)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def test_a_trading_day_writes_one_partition_per_hour_that_reconciles(store: ObjectStore) -> None:
+    manifests = ingest_prices(store, DAY, OPTIONS)
+
+    assert len(manifests) == 24
+    keys = sorted(o.key.key for o in store.list(Bucket.RAW, MARKET_PRICE_BARS.path + "/"))
+    assert keys == [MARKET_PRICE_BARS.raw(h).key for h in DAY.hours()]
+    for hour, manifest in zip(DAY.hours(), manifests, strict=True):
+        stored = store.get_json(MARKET_PRICE_BARS.manifest(hour))
+        raw = from_parquet_bytes(store.get_bytes(MARKET_PRICE_BARS.raw(hour)))
+        assert stored["reconciles"] is True
+        assert stored["rows_in"] == stored["rows_written"] + stored["rows_quarantined"]
+        assert len(raw) == manifest.rows_written == stored["rows_written"]
+        assert (raw["ingested_at"] == hour.end).all()
+        assert ((raw["bar_start"] >= hour.start) & (raw["bar_start"] < hour.end)).all()
+
+    raw = _read_all(store, Bucket.RAW, MARKET_PRICE_BARS.path + "/")
+    quarantined = _read_all(store, Bucket.QUARANTINE, MARKET_PRICE_BARS.path + "/")
+    total_reasons: dict[str, int] = {}
+    for manifest in manifests:
+        for reason, count in manifest.reasons.items():
+            total_reasons[reason] = total_reasons.get(reason, 0) + count
+    assert sum(m.rows_in for m in manifests) == len(raw) + len(quarantined)
+    assert quarantined["reason"].value_counts().to_dict() == total_reasons
+    assert set(total_reasons) <= {
+        "bad_value",
+        "unknown_instrument",
+        "ohlc_inconsistent",
+        "outside_trading_hours",
+        "duplicate_event_id",
+    }
+    # A full day: the equities' session and the currency pair's 24 hours.
+    equity_bars_per_day = (21 * 60 - (14 * 60 + 30)) // OPTIONS.bar_minutes
+    per_instrument = raw["instrument"].value_counts()
+    assert set(per_instrument.index) == {i.instrument_id for i in INSTRUMENTS}
+    assert per_instrument["ACME"] <= equity_bars_per_day
+    assert per_instrument["EURUSD"] > per_instrument["ACME"]
+    assert raw["event_id"].is_unique
+    assert (raw["high"] >= raw[["open", "close", "low"]].max(axis=1)).all()
+    assert str(raw["bar_start"].dtype) == "datetime64[us, UTC]"
+    assert str(raw["volume"].dtype) == "Int64"
+    labels = _read_all(store, Bucket.RAW, MARKET_PRICE_LABELS.path + "/")
+    assert set(raw["event_id"]) <= set(labels["event_id"])
+    registry = from_parquet_bytes(store.get_bytes(MARKET_INSTRUMENTS.key))
+    assert sorted(registry["instrument_id"]) == sorted(i.instrument_id for i in INSTRUMENTS)
+
+
+def test_rerun_replaces_the_interval_with_identical_objects(store: ObjectStore) -> None:
+    two_hours = Interval(HOUR.start, HOUR.start.replace(hour=17))
+    first = ingest_prices(store, two_hours, OPTIONS)
+    before = _snapshot(store)
+    second = ingest_prices(store, two_hours, OPTIONS)
+
+    assert _snapshot(store) == before  # same keys, byte-identical bodies (ETags)
+    assert [m.rows_in for m in second] == [m.rows_in for m in first]
+    assert [m.reasons for m in second] == [m.reasons for m in first]
+
+
+BAD_BARS_CSV = (
+    "\ufeffevent_id,Instrument ,bar_start,open,high,low,close,volume\r\n"
+    "b-1,ACME,2026-11-18T15:05:00Z,180.10,180.50,179.90,180.30,42000\r\n"
+    "b-2,ACME,2026-11-18T15:10:00Z,180.10,179.00,179.90,180.30,42000\r\n"
+    "b-3,ACME,2026-11-18T15:15:00Z,0,180.50,-1,180.30,42000\r\n"
+    "b-4,ACME,2026-11-18T15:20:00Z,180.10,180.50,179.90,180.30,-5\r\n"
+    "b-5,ACME,2026-11-18T03:00:00Z,180.10,180.50,179.90,180.30,42000\r\n"
+    "b-6,ZZZZ,2026-11-18T15:25:00Z,180.10,180.50,179.90,180.30,42000\r\n"
+    "b-7,EURUSD,2026-11-18T18:00:00Z,1.08500,1.08600,1.08400,1.08550,3500\r\n"
+    'b-8,ACME,2026-11-18T15:30:00Z,180.10,180.50,179.90,"180,30",42000\r\n'
+    "b-1,ACME,2026-11-18T15:05:00Z,180.10,180.50,179.90,180.30,42000\r\n"
+    "b-9,EURUSD,2026-11-18T15:35:00Z,1.08500,1.08600,1.08400,1.08550,3500\r\n"
+).encode()
+
+
+def test_landing_files_go_in_once_with_bad_bars_quarantined(store: ObjectStore) -> None:
+    only_files = PriceRunOptions(simulate=False)
+    store.put_bytes(MARKET_LANDING.incoming("vendor-1.csv"), BAD_BARS_CSV)
+    store.put_bytes(MARKET_LANDING.incoming("notes.xlsx"), b"PK\x03\x04 not a price file")
+
+    [manifest] = ingest_prices(store, HOUR, only_files)
+
+    raw = from_parquet_bytes(store.get_bytes(MARKET_PRICE_BARS.raw(HOUR)))
+    quarantined = from_parquet_bytes(store.get_bytes(MARKET_PRICE_BARS.quarantine(HOUR)))
+    assert sorted(raw["event_id"]) == ["b-1", "b-9"]
+    assert (raw["origin"] == "landing:vendor-1.csv").all()
+    assert sorted(zip(quarantined["event_id"], quarantined["reason"], strict=True)) == [
+        ("b-1", "duplicate_event_id"),
+        ("b-2", "ohlc_inconsistent"),
+        ("b-3", "non_positive_price"),
+        ("b-4", "negative_volume"),
+        ("b-5", "outside_trading_hours"),
+        ("b-6", "unknown_instrument"),
+        ("b-7", "future_timestamp"),
+        ("b-8", "bad_value"),
+    ]
+    assert manifest.rows_in == 10 == len(raw) + len(quarantined)
+    assert sum(manifest.reasons.values()) == manifest.rows_quarantined == 8
+    assert store.get_json(MARKET_PRICE_BARS.manifest(HOUR))["reconciles"] is True
+    # The unreadable file is kept whole in quarantine, with its reason in the manifest.
+    assert store.exists(MARKET_LANDING.rejected(HOUR, "notes.xlsx"))
+    [(rejected_file, reason)] = manifest.files_rejected.items()
+    assert rejected_file.endswith("/notes.xlsx")
+    assert reason.split(":")[0] == "unsupported_format"
+    # Claimed files left the drop folder, so the next hour does not see them...
+    assert store.list(Bucket.LANDING, MARKET_LANDING.incoming_prefix, recursive=False) == []
+    next_hour = Interval(HOUR.end, HOUR.end.replace(hour=17))
+    [later] = ingest_prices(store, next_hour, only_files)
+    assert later.rows_in == 0
+    # ...but a rerun of their own hour reads them again, with the same result.
+    [again] = ingest_prices(store, HOUR, only_files)
+    assert (again.rows_in, again.reasons) == (manifest.rows_in, manifest.reasons)

@@ -1,0 +1,125 @@
+"""The sensor anomaly detector on features built by ingestion and dbt from the simulator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fieldhouse.ingest.prices import PriceRunOptions, ingest_prices
+from fieldhouse.ingest.sensors import SensorRunOptions, ingest_sensors
+from fieldhouse.ml import registry
+from fieldhouse.ml.anomaly import (
+    LABEL,
+    lake_snapshot_id,
+    load_features,
+    model_card_fields,
+    split_by_time,
+    train_anomaly_model,
+)
+from fieldhouse.storage.keys import Bucket, Interval
+from fieldhouse.storage.objects import ObjectStore
+
+pytestmark = pytest.mark.integration
+
+# About 30 hours of a 20-device fleet: enough hours for a trailing day and a held-out part.
+WINDOW = Interval(datetime(2026, 11, 21, 0, tzinfo=UTC), datetime(2026, 11, 22, 6, tzinfo=UTC))
+OPTIONS = SensorRunOptions(fleet_size=20, seed=11)
+# The build reads every source, so the market ones need bars too (a Friday session).
+PRICE_WINDOW = Interval(
+    datetime(2026, 11, 20, 14, tzinfo=UTC), datetime(2026, 11, 20, 17, tzinfo=UTC)
+)
+
+
+@pytest.fixture(scope="module")
+def lake_features(minio_server) -> tuple[pd.DataFrame, int]:
+    """The feature table after ingesting WINDOW and one `dbt build`, with its snapshot id."""
+    from fieldhouse.lake import duckdb_connect, run_dbt
+
+    store = ObjectStore(minio_server)
+    for bucket in set(Bucket) - {Bucket.LAKE}:
+        for obj in store.list(bucket, ""):
+            store.delete(obj.key)
+    ingest_sensors(store, WINDOW, OPTIONS)
+    ingest_prices(store, PRICE_WINDOW, PriceRunOptions(seed=5))
+    run_dbt(["build"], minio_server)
+    with duckdb_connect(minio_server) as con:
+        snapshot = lake_snapshot_id(con)
+        features = load_features(con, snapshot)
+    return features, snapshot
+
+
+@pytest.fixture(scope="module")
+def trained(lake_features):
+    features, _ = lake_features
+    return train_anomaly_model(features, random_state=0)
+
+
+def test_features_carry_the_device_kind_and_label(lake_features) -> None:
+    features, _ = lake_features
+    assert features["device_id"].nunique() == OPTIONS.fleet_size
+    assert features["device_kind"].notna().all()
+    assert features[LABEL].any() and not features[LABEL].all()
+
+
+def test_split_is_by_time(lake_features) -> None:
+    features, _ = lake_features
+    split = split_by_time(features, eval_fraction=0.3)
+
+    assert len(split.train) + len(split.evaluate) == len(features)
+    assert split.train["event_hour"].max() < split.evaluate["event_hour"].min()
+    assert (split.evaluate["event_hour"] >= pd.Timestamp(split.split_at)).all()
+    # The later part is held out, not a sliver of it.
+    eval_hours = split.evaluate["event_hour"].nunique()
+    assert 0.2 <= eval_hours / features["event_hour"].nunique() <= 0.4
+
+
+def test_metrics_are_rates_and_beat_flagging_everything(trained) -> None:
+    detector, metrics, _ = trained
+    for name in ("precision", "recall", "f1", "eval_label_rate", "eval_flagged_rate"):
+        assert 0.0 <= metrics[name] <= 1.0, (name, metrics[name])
+    # Flagging every hour gets recall 1 and precision = the label rate.
+    rate = metrics["eval_label_rate"]
+    assert metrics["f1"] > 2 * rate / (1 + rate), metrics
+    assert metrics["precision"] > rate, metrics
+    assert detector.training_period_["end"] == detector.evaluation_period_["start"]
+
+
+def test_training_is_deterministic(lake_features, trained) -> None:
+    features, _ = lake_features
+    detector, metrics, fingerprint = trained
+    again, metrics_again, fingerprint_again = train_anomaly_model(features, random_state=0)
+
+    assert metrics_again == metrics
+    assert fingerprint_again == fingerprint
+    np.testing.assert_array_equal(again.anomaly_score(features), detector.anomaly_score(features))
+
+
+def test_fingerprint_changes_with_the_evaluation_data(lake_features, trained) -> None:
+    features, _ = lake_features
+    _, _, fingerprint = trained
+    _, _, shorter = train_anomaly_model(features, eval_fraction=0.2, random_state=0)
+    flipped = features.assign(**{LABEL: ~features[LABEL]})
+    _, _, relabelled = train_anomaly_model(flipped, random_state=0)
+
+    assert len({fingerprint, shorter, relabelled}) == 3
+
+
+def test_registered_detector_round_trips(store: ObjectStore, lake_features, trained) -> None:
+    features, snapshot = lake_features
+    detector, metrics, fingerprint = trained
+    card = registry.register(
+        store,
+        "sensor_anomaly",
+        detector,
+        model_card_fields(detector, metrics, fingerprint, snapshot),
+    )
+    decision = registry.promote_if_better(store, "sensor_anomaly", card["version"], "f1")
+
+    assert decision.promoted
+    assert card["lake_snapshot_id"] == snapshot
+    assert card["eval_fingerprint"] == fingerprint
+    loaded = registry.load(store, "sensor_anomaly")
+    np.testing.assert_array_equal(loaded.predict(features), detector.predict(features))
