@@ -182,11 +182,15 @@ def promote_if_better(
     metric: str,
     higher_is_better: bool = True,
     margin: float = 0.0,
+    champion_score: float | None = None,
 ) -> Decision:
     """Make the challenger champion if it beats the champion on ``metric`` by > ``margin``.
 
-    Both cards must record the same ``eval_fingerprint``: metrics from different
-    evaluation data say nothing about which model is better. The decision and
+    Metrics from different evaluation data say nothing about which model is
+    better, so either pass ``champion_score``, the champion's ``metric`` on the
+    challenger's own evaluation data (what a retraining run does, as new data
+    moves the evaluation period), or both cards must record the same
+    ``eval_fingerprint``. The decision and
     its reason are recorded either way; ``champion.json`` changes only on a win
     (or when there is no champion yet).
 
@@ -238,7 +242,10 @@ def promote_if_better(
         return decide(False, "the challenger is already the champion")
 
     incumbent = store.get_json(keys.card(incumbent_version))
-    if incumbent["eval_fingerprint"] != challenger["eval_fingerprint"]:
+    if champion_score is not None:
+        champion_value = float(champion_score)
+        basis = "champion re-scored on the challenger's evaluation data"
+    elif incumbent["eval_fingerprint"] != challenger["eval_fingerprint"]:
         decide(
             False,
             f"refused: evaluation data differ (champion {incumbent['eval_fingerprint']}, "
@@ -248,14 +255,16 @@ def promote_if_better(
             f"{model_name} {challenger_version} was evaluated on other data than champion "
             f"{incumbent_version}; evaluate both on the same period before comparing"
         )
-    champion_value = _metric(incumbent, metric)
+    else:
+        champion_value = _metric(incumbent, metric)
+        basis = "same evaluation data"
     gain = challenger_value - champion_value
     if not higher_is_better:
         gain = -gain
     direction = "higher" if higher_is_better else "lower"
     comparison = (
         f"{metric} {challenger_value:.4f} vs champion {champion_value:.4f} "
-        f"({direction} is better, gain {gain:+.4f}, margin {margin:.4f})"
+        f"({direction} is better, gain {gain:+.4f}, margin {margin:.4f}; {basis})"
     )
     if gain > margin:
         return decide(True, f"challenger wins: {comparison}", champion_value)
