@@ -48,6 +48,12 @@ from fieldhouse.assets import RAW_SENSOR_READINGS
             50, type="integer", minimum=1, maximum=20000, description="Number of simulated devices."
         ),
         "seed": Param(7, type="integer", description="Simulator seed; same seed, same data."),
+        "calibration_shift_c": Param(
+            0.0,
+            type="number",
+            description="Simulated calibration error (°C) on environmental sensors: "
+            "a drill for monitor_drift.",
+        ),
         "include_landing": Param(
             True, type="boolean", description="Also ingest files dropped in landing/sensors/."
         ),

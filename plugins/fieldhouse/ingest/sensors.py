@@ -37,6 +37,9 @@ class SensorRunOptions:
     fleet_size: int = 50
     seed: int = 7
     include_landing: bool = True
+    # A calibration error (°C) the simulator adds to every environmental sensor:
+    # a drill for the drift checks.
+    calibration_shift_c: float = 0.0
 
 
 def register_devices(store: ObjectStore, options: SensorRunOptions) -> pd.DataFrame:
@@ -114,8 +117,14 @@ def ingest_sensor_hour(
     if options.simulate:
         from fieldhouse.sources.fleet import build_fleet, simulate_interval
 
+        shift = (
+            {"environmental": options.calibration_shift_c} if options.calibration_shift_c else None
+        )
         batch = simulate_interval(
-            build_fleet(options.fleet_size, options.seed), interval, options.seed
+            build_fleet(options.fleet_size, options.seed),
+            interval,
+            options.seed,
+            calibration_shift=shift,
         )
         wires.append(batch.readings)
         write_side_partition(store, SENSOR_ANOMALY_LABELS, interval, batch.labels)

@@ -81,11 +81,15 @@ def check_drift(
     threshold: float = DEFAULT_THRESHOLD,
     max_rows: int = DEFAULT_MAX_ROWS,
     seed: int = 0,
+    method: str | None = None,
+    method_threshold: float | None = None,
 ) -> DriftResult:
     """Compare the numeric ``columns`` of ``current`` with ``reference`` using Evidently.
 
     ``threshold`` is the share of drifted columns from which the window counts as
-    drifted. Raises ``ValueError`` for a missing column or an empty frame.
+    drifted. ``method`` and ``method_threshold`` choose Evidently's per-column
+    test and its cut-off (default: Evidently picks by sample size). Raises
+    ``ValueError`` for a missing column or an empty frame.
     """
     # Imported here: Evidently takes seconds to import, and DAG files import this module.
     from evidently import DataDefinition, Dataset, Report
@@ -108,7 +112,14 @@ def check_drift(
     current_rows = _numeric(sample(current, max_rows, seed + 1), columns)
     definition = DataDefinition(numerical_columns=columns)
     report = Report(
-        [DataDriftPreset(columns=columns, drift_share=threshold)],
+        [
+            DataDriftPreset(
+                columns=columns,
+                drift_share=threshold,
+                method=method,
+                threshold=method_threshold,
+            )
+        ],
         include_tests=True,
     )
     snapshot = report.run(
@@ -130,6 +141,7 @@ def check_drift(
             "current_sampled": len(current_rows),
         },
         "sampling": {"strategy": "uniform_without_replacement", "max_rows": max_rows, "seed": seed},
+        "method": {"name": method or "evidently default", "threshold": method_threshold},
         "evidently": evidently,
     }
     return DriftResult(
