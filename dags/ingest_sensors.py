@@ -62,11 +62,9 @@ from fieldhouse.assets import RAW_SENSOR_READINGS
 def ingest_sensors():
     @task
     def plan_hours(data_interval_start=None, data_interval_end=None) -> list[dict]:
-        from fieldhouse.storage.keys import Interval
+        from fieldhouse.ingest import partitions
 
-        hours = Interval(data_interval_start, data_interval_end).hours()
-        # Newly dropped landing files go to the newest hour of the run only.
-        return [{"hour_start": h.start.isoformat(), "claim_landing": h == hours[-1]} for h in hours]
+        return partitions.plan_hours(data_interval_start, data_interval_end)
 
     @task
     def register_devices(params=None) -> int:

@@ -123,6 +123,16 @@ def write_side_partition(
     return key.uri
 
 
+def plan_hours(start: datetime, end: datetime) -> list[dict]:
+    """The hours of one ingestion run, as task arguments.
+
+    Newly dropped landing files are claimed by the newest hour only, so one file
+    lands in one partition however long the run's interval is.
+    """
+    hours = Interval(start, end).hours()
+    return [{"hour_start": h.start.isoformat(), "claim_landing": h == hours[-1]} for h in hours]
+
+
 def summarize(manifests: list[dict]) -> dict:
     """Totals over the hours of one run; fails loudly if any hour does not reconcile."""
     broken = [m["interval_start"] for m in manifests if not m["reconciles"]]
