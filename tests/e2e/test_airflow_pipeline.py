@@ -15,10 +15,23 @@ LOGICAL_DATE = "2026-11-22T14:00:00Z"  # a manual run covers the hour before: 13
 INTERVAL = Interval.parse("2026-11-22T13:00:00+00:00")
 
 
-def _event_time(airflow, source_dag_id: str, source_run_id: str) -> datetime:
-    """When ``source_run_id`` published its asset event."""
-    events = airflow.get(f"/api/v2/assets/events?source_dag_id={source_dag_id}&limit=100")
-    [event] = [e for e in events["asset_events"] if e["source_run_id"] == source_run_id]
+def _event_time(airflow, source_dag_id: str, source_run_id: str, timeout: float = 120) -> datetime:
+    """When ``source_run_id`` published its asset event.
+
+    Airflow 3.3 answers 500 for events whose triggered run has not started yet
+    (its start_date is null), so ask again until that run starts.
+    """
+    path = f"/api/v2/assets/events?source_dag_id={source_dag_id}&limit=100"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            events = airflow.get(path)["asset_events"]
+            break
+        except AssertionError as error:
+            if "HTTP 500" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+    [event] = [e for e in events if e["source_run_id"] == source_run_id]
     return datetime.fromisoformat(event["timestamp"])
 
 
