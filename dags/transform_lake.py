@@ -2,14 +2,15 @@
 ### Transform the lake
 
 Runs `dbt build` over `dbt_project/` whenever new raw data lands (only the
-domains, sensors and market, that have raw data yet): staging views
+domains, sensors, market, commerce and finance, that have raw data): staging views
 type and deduplicate the raw Parquet in MinIO, intermediate models flag spikes and
 stuck sensors, and the marts are written as DuckLake tables (Parquet in
 `s3://lake/`, catalog beside the stack). Every model's tests run as part of the
 build, so a mart that fails a test is not published.
 
-* Starts on any update of **raw.sensor_readings** or **raw.price_bars** (no
-  clock schedule).
+* Starts on any update of a raw asset (**raw.sensor_readings**,
+  **raw.price_bars**, **raw.orders**, **raw.shipment_events**,
+  **raw.transactions**, **raw.chargebacks**); no clock schedule.
 * Regenerates the **dbt docs** after each build, so the served docs always
   describe what is in the lake.
 * Expires lake snapshots older than 7 days (time travel reaches that far back)
@@ -22,13 +23,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import dag, task
+from airflow.sdk import AssetAny, dag, task
 
-from fieldhouse.assets import MARKET_MARTS, RAW_PRICE_BARS, RAW_SENSOR_READINGS, SENSOR_MARTS
+from fieldhouse.assets import ALL_MARTS, RAW_ASSETS
 
 
 @dag(
-    schedule=RAW_SENSOR_READINGS | RAW_PRICE_BARS,
+    schedule=AssetAny(*RAW_ASSETS),
     start_date=datetime(2026, 11, 1, tzinfo=UTC),
     catchup=False,
     # One writer at a time: the embedded lake catalog is a single DuckDB file.
@@ -51,7 +52,7 @@ def transform_lake():
         result = run_dbt(["source", "freshness"], StorageSettings.from_airflow(), check=False)
         return "ok" if result.success else "stale or unreachable sources (see log)"
 
-    @task(outlets=[*SENSOR_MARTS, *MARKET_MARTS])
+    @task(outlets=ALL_MARTS)
     def build_models() -> list[str]:
         from fieldhouse.config import StorageSettings
         from fieldhouse.lake import build_domains, domains_with_data

@@ -61,27 +61,37 @@ def _condition_assets(condition) -> list:
 
 @pytest.mark.parametrize(
     ("ingest_dag", "asset_name"),
-    [("ingest_sensors", "RAW_SENSOR_READINGS"), ("ingest_prices", "RAW_PRICE_BARS")],
+    [
+        ("ingest_sensors", "RAW_SENSOR_READINGS"),
+        ("ingest_prices", "RAW_PRICE_BARS"),
+        ("ingest_commerce", "RAW_ORDERS"),
+        ("ingest_commerce", "RAW_SHIPMENT_EVENTS"),
+        ("ingest_finance", "RAW_TRANSACTIONS"),
+        ("ingest_finance", "RAW_CHARGEBACKS"),
+    ],
 )
 def test_ingestion_feeds_the_transform_through_an_asset(dagbag, ingest_dag, asset_name) -> None:
     from fieldhouse import assets
 
     asset = getattr(assets, asset_name)
     ingest = dagbag.dags[ingest_dag]
-    outlets = {a.uri for t in ingest.tasks for a in t.outlets}
-    assert asset.uri in outlets
-    # Published by the last task, once every hour has reconciled.
-    [last] = [t for t in ingest.tasks if not t.downstream_list]
-    assert asset.uri in {a.uri for a in last.outlets}
+    [publisher] = [t for t in ingest.tasks if asset.uri in {a.uri for a in t.outlets}]
+    # Published by a last task, once every hour of its feed has reconciled.
+    assert not publisher.downstream_list
+    upstream_ids = publisher.get_flat_relative_ids(upstream=True)
+    assert any(i.endswith("ingest_hour") for i in upstream_ids)
     transform = dagbag.dags["transform_lake"]
     assert asset in _condition_assets(transform.timetable.asset_condition)
 
 
-def test_the_transform_publishes_every_mart(dagbag) -> None:
-    from fieldhouse.assets import MARKET_MARTS, SENSOR_MARTS
+def test_the_transform_follows_every_raw_asset_and_publishes_every_mart(dagbag) -> None:
+    from fieldhouse.assets import ALL_MARTS, RAW_ASSETS
 
-    build = dagbag.dags["transform_lake"].get_task("build_models")
-    assert {a.uri for a in build.outlets} == {a.uri for a in [*SENSOR_MARTS, *MARKET_MARTS]}
+    transform = dagbag.dags["transform_lake"]
+    assert set(_condition_assets(transform.timetable.asset_condition)) == set(RAW_ASSETS)
+    build = transform.get_task("build_models")
+    assert {a.uri for a in build.outlets} == {a.uri for a in ALL_MARTS}
+    assert len(ALL_MARTS) == len({a.uri for a in ALL_MARTS})
 
 
 def test_heavy_libraries_are_not_imported_at_parse_time(tmp_path) -> None:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from fieldhouse.ingest.claims import read_claimed_files
-from fieldhouse.ingest.partitions import Manifest, write_partition, write_side_partition
+from fieldhouse.ingest.feeds import Feed, SimulatedWire, ingest_feed_hour
+from fieldhouse.ingest.partitions import Manifest
 from fieldhouse.storage.keys import (
     MARKET_INSTRUMENTS,
     MARKET_LANDING,
@@ -66,35 +66,26 @@ def ingest_price_hour(
     """
     from fieldhouse.quality.prices import PRICE_SCHEMA, validate_bars
 
-    wires: list[pd.DataFrame] = []
+    feed = Feed(
+        dataset=MARKET_PRICE_BARS,
+        schema=PRICE_SCHEMA,
+        landing=MARKET_LANDING,
+        validate=lambda wire, hour: validate_bars(wire, instruments, hour, ingested_at=hour.end),
+        labels=MARKET_PRICE_LABELS,
+    )
+    simulated = None
     if options.simulate:
         from fieldhouse.sources.prices import INSTRUMENTS, simulate_bars
 
         batch = simulate_bars(INSTRUMENTS, interval, options.seed, bar_minutes=options.bar_minutes)
-        wires.append(batch.readings)
-        write_side_partition(store, MARKET_PRICE_LABELS, interval, batch.labels)
-
-    files: list[str] = []
-    rejected: dict[str, str] = {}
-    if options.include_landing:
-        landing = read_claimed_files(
-            store, MARKET_LANDING, interval, PRICE_SCHEMA, claim_new=claim_landing
-        )
-        wires.extend(landing.wires)
-        files, rejected = landing.files, landing.rejected
-
-    wire = pd.concat(wires, ignore_index=True) if wires else PRICE_SCHEMA.empty_wire_frame()
-    result = validate_bars(wire, instruments, interval, ingested_at=interval.end)
-    return write_partition(
+        simulated = SimulatedWire(batch.readings, batch.labels)
+    return ingest_feed_hour(
         store,
-        MARKET_PRICE_BARS,
+        feed,
         interval,
-        rows_in=len(wire),
-        valid=result.valid,
-        quarantined=result.quarantined,
-        reasons=result.reasons,
-        files=files,
-        files_rejected=rejected,
+        simulated=simulated,
+        include_landing=options.include_landing,
+        claim_landing=claim_landing,
     )
 
 

@@ -212,8 +212,26 @@ MARKET_PRICE_LABELS = Dataset("market", "price_labels")
 MARKET_INSTRUMENTS = Reference("market", "instruments")
 MARKET_LANDING = LandingArea("market_prices")
 
+COMMERCE_ORDERS = Dataset("commerce", "orders")
+COMMERCE_SHIPMENT_EVENTS = Dataset("commerce", "shipment_events")
+COMMERCE_DELIVERY_LABELS = Dataset("commerce", "delivery_labels")
+COMMERCE_ORDERS_LANDING = LandingArea("commerce_orders")
+COMMERCE_SHIPMENTS_LANDING = LandingArea("commerce_shipments")
+
+FINANCE_TRANSACTIONS = Dataset("finance", "transactions")
+FINANCE_CHARGEBACKS = Dataset("finance", "chargebacks")
+FINANCE_TRANSACTION_LABELS = Dataset("finance", "transaction_labels")
+FINANCE_CUSTOMERS = Reference("finance", "customers")
+FINANCE_TRANSACTIONS_LANDING = LandingArea("finance_transactions")
+FINANCE_CHARGEBACKS_LANDING = LandingArea("finance_chargebacks")
+
 # The raw dataset whose presence means a dbt domain (tag) has data to build.
-DOMAIN_DATASETS = {"sensors": SENSOR_READINGS, "market": MARKET_PRICE_BARS}
+DOMAIN_DATASETS = {
+    "sensors": SENSOR_READINGS,
+    "market": MARKET_PRICE_BARS,
+    "commerce": COMMERCE_ORDERS,
+    "finance": FINANCE_TRANSACTIONS,
+}
 
 
 @dataclass(frozen=True)
