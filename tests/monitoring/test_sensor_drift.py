@@ -47,7 +47,8 @@ def test_unchanged_data_is_not_flagged(trained_lake, minio_server) -> None:
 
 def test_a_calibration_shift_is_flagged_and_recorded(trained_lake, minio_server) -> None:
     from fieldhouse.lake import build_domains, duckdb_connect
-    from fieldhouse.monitoring.sensors import DRIFT_TABLE, check_sensor_feature_drift
+    from fieldhouse.monitoring.drift import DRIFT_TABLE
+    from fieldhouse.monitoring.sensors import check_sensor_feature_drift
 
     shifted = SensorRunOptions(fleet_size=20, seed=21, calibration_shift_c=8.0)
     later = START + timedelta(hours=72)

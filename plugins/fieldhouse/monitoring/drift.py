@@ -23,10 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fieldhouse.config import StorageSettings
 from fieldhouse.storage.keys import CheckReport, ObjectKey
 from fieldhouse.storage.objects import ObjectStore
 
 DEFAULT_MAX_ROWS = 20_000
+DRIFT_TABLE = "lake.main.drift_checks"
+"""One row per check of every model: which run, which champion, what drifted, the report."""
 DEFAULT_THRESHOLD = 0.5
 
 
@@ -204,3 +207,16 @@ def _read_verdicts(
     if share is None or set(per_column) != set(columns):
         raise RuntimeError("Evidently's snapshot lacks the drift metrics it was asked for")
     return per_column, share
+
+
+def record_checks(settings: StorageSettings, checks: list[dict[str, Any]]) -> None:
+    """Append checks to :data:`DRIFT_TABLE` in the lake (created on first use)."""
+    from fieldhouse.lake import duckdb_connect
+
+    if not checks:
+        return
+    rows = pd.DataFrame(checks)
+    with duckdb_connect(settings) as con:
+        con.register("new_checks", rows)
+        con.execute(f"create table if not exists {DRIFT_TABLE} as from new_checks limit 0")
+        con.execute(f"insert into {DRIFT_TABLE} by name from new_checks")

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from fieldhouse.config import StorageSettings
-from fieldhouse.monitoring.drift import check_drift, write_report
+from fieldhouse.monitoring.drift import check_drift, record_checks, write_report
 from fieldhouse.storage.objects import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,6 @@ DRIFT_COLUMNS = (
     "value_stddev",
     "reading_count",
 )
-DRIFT_TABLE = "lake.main.drift_checks"
 # Normed Wasserstein distance above half a standard deviation. With a few hundred
 # rows Evidently would pick a K-S test, which flags ordinary multi-day weather;
 # a calibration error worth retraining for moves values by more than that.
@@ -99,7 +98,7 @@ def check_sensor_feature_drift(
             " DRIFTED" if result.drifted else "",
             keys.html.uri,
         )
-    _record(settings, checks)
+    record_checks(settings, checks)
     drifted = [c for c in checks if c["drifted"]]
     return {
         "model_name": SENSOR_ANOMALY_MODEL,
@@ -111,16 +110,3 @@ def check_sensor_feature_drift(
         ),
         "reports": [c["report_html"] for c in checks],
     }
-
-
-def _record(settings: StorageSettings, checks: list[dict[str, Any]]) -> None:
-    """Append the checks to the drift table in the lake (created on first use)."""
-    from fieldhouse.lake import duckdb_connect
-
-    if not checks:
-        return
-    rows = pd.DataFrame(checks)
-    with duckdb_connect(settings) as con:
-        con.register("new_checks", rows)
-        con.execute(f"create table if not exists {DRIFT_TABLE} as from new_checks limit 0")
-        con.execute(f"insert into {DRIFT_TABLE} by name from new_checks")
