@@ -126,6 +126,10 @@ class Service:
             os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            # Reap the leader when we are its parent (test fixtures): a zombie
+            # still counts as a member of its group, and would hold the wait.
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
             try:
                 os.killpg(pid, 0)
             except ProcessLookupError:
@@ -134,7 +138,6 @@ class Service:
         else:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-        # Reap it when we are its parent (test fixtures), so no zombie lingers.
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
         self.pid_file.unlink(missing_ok=True)

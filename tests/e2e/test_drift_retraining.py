@@ -37,9 +37,10 @@ def test_drift_triggers_retraining_of_the_drifted_model_with_the_reason(
     states = airflow.task_states("monitor_drift", "e2e-drift")
     assert run["state"] == "success", states
     assert states["trigger_retraining[-1]"] == "success", states
-    [triggered] = [
-        r for r in airflow.runs("train_models") if r["run_type"] == "manual" and r["conf"]
-    ]
+    runs = airflow.runs("train_models")
+    triggered = [r for r in runs if r["triggered_by"] == "operator"]
+    assert len(triggered) == 1, runs
+    [triggered] = triggered
     # Only the drifted model; the sensor and delivery models have no champion here.
     assert triggered["conf"]["models"] == ["transaction_risk"]
     assert "transaction_risk features" in triggered["conf"]["reason"]

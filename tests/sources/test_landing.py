@@ -236,6 +236,7 @@ def test_parquet_nested_values_become_json_text():
         ("readings.csv", "ts,value\n\u00e9,1\n".encode("latin-1"), "not_utf8"),
         ("readings.jsonl", b'{"value": "\xff"}', "not_utf8"),
         ("readings.csv.gz", b"plain text", "unreadable_gzip"),
+        ("readings.csv.gz", b"\x1f\x8b\x08\x00 corrupt deflate stream", "unreadable_gzip"),
         ("readings.csv", b"event_id;device_id;ts;metric;value\n1;2;3;4;5\n", "no_known_columns"),
         ("readings.csv", b"ts,TS \n1,2\n", "duplicate_columns"),
         ("readings.csv", b"ts,ts\n1,2\n", "duplicate_columns"),

@@ -60,6 +60,7 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterable
 
 import numpy as np
@@ -93,7 +94,8 @@ def parse_landing_file(name: str, body: bytes, schema: WireSchema = SENSOR_SCHEM
     if lower.endswith(".gz"):
         try:
             body = gzip.decompress(body)
-        except (OSError, EOFError) as error:
+        except (OSError, EOFError, zlib.error) as error:
+            # zlib.error: a valid gzip header over a corrupt deflate stream.
             raise LandingFormatError("unreadable_gzip", str(error)) from error
         lower = lower[: -len(".gz")]
     if lower.endswith(".csv"):
