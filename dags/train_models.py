@@ -1,22 +1,40 @@
 """
 ### Train models
 
-Retrains the platform's models on the current lake and keeps the better one in
-service. Each run registers a new version in the model registry
+Retrains the platform's models on the current lake, keeps the better one in
+service and writes the champion's scores back to the lake. For each model, a
+run registers a new version in the model registry
 (`s3://models/<model>/versions/<version>/`: the artifact and a model card with
 metrics, parameters, features, training period, lake snapshot, library versions,
-code revision and the artifact's checksum), then scores the champion on the
+code revision and the artifact's checksum), scores the champion on the
 challenger's held-out period and promotes the challenger only if it wins by the
 margin. The decision and its reason are stored beside the versions and shown in
-the task's return value.
+`retrain_and_promote`'s return value. Then `write_scores` scores the current
+feature table with the champion (new or kept) and replaces its scores table.
 
 * Runs daily at 03:00 UTC (retraining on every hourly transform would churn
-  versions without new information).
-* **Trigger by hand** to retrain now; under *Params* choose the promotion margin.
+  versions without new information), and when `monitor_drift` finds drift, for
+  the drifted models only (`conf.models`, with `conf.reason`).
+* **Trigger by hand** to retrain now; under *Params* choose the models and the
+  promotion margin. A model not chosen is skipped.
+* A model whose feature table is not in the lake yet (no data in its domain),
+  or without enough labelled rows, is skipped with the reason in the log.
 
-Models: **sensor_anomaly**: an isolation forest per device kind on
-`ml_sensor_anomaly_features`, split by time, scored against the simulator's
-injected-anomaly labels (precision, recall, F1).
+Models (each with its scores table in the lake):
+
+* **sensor_anomaly**: an isolation forest per device kind on
+  `ml_sensor_anomaly_features`, judged against the simulator's injected
+  anomalies; promoted on F1. Scores: `fct_sensor_anomaly_scores`.
+* **delivery_time**: gradient-boosted quantile regressions (p10, p50, p90
+  delivery days) on `ml_delivery_time_features`, using only what is known when
+  the order is placed; promoted on mean pinball loss (lower is better), with
+  p10-p90 coverage and p50 MAE on the card. Scores: `fct_delivery_time_scores`.
+* **transaction_risk**: gradient-boosted trees on velocity, amount and novelty
+  in `ml_transaction_risk_features`; promoted on PR-AUC, with recall and
+  precision when the top 1% of scores alert. Scores: `fct_transaction_risk_scores`.
+
+Every split is by time: each model is evaluated on the latest 30% of its
+labelled rows.
 """
 
 from __future__ import annotations
@@ -24,6 +42,52 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task, task_group
+
+# Names in the model registry; fieldhouse.ml.training.MODELS holds the same (not
+# imported here, as it loads scikit-learn).
+TOOLTIPS = {
+    "sensor_anomaly": "Isolation forest per device kind on the hourly sensor features",
+    "delivery_time": "Quantile regressions of delivery days per shipment (p10, p50, p90)",
+    "transaction_risk": "Chargeback risk per transaction; the top 1% of scores alert",
+}
+MODELS = tuple(TOOLTIPS)
+
+
+def _retrain_and_promote(model_name: str, params: dict) -> dict:
+    """Retrain ``model_name`` unless it was not chosen or has no data to learn from."""
+    import logging
+
+    from airflow.exceptions import AirflowSkipException
+
+    from fieldhouse.config import StorageSettings
+    from fieldhouse.ml import tabular, training
+    from fieldhouse.storage.objects import ObjectStore
+
+    chosen = list(params.get("models", MODELS))
+    if model_name not in chosen:
+        raise AirflowSkipException(f"{model_name} not chosen in this run (models={chosen})")
+    if params.get("reason"):
+        logging.getLogger(__name__).info("retraining %s: %s", model_name, params["reason"])
+    settings = StorageSettings.from_airflow()
+    try:
+        return training.retrain(
+            ObjectStore(settings),
+            settings,
+            model_name,
+            margin=float(params["margin"]),
+            score=False,
+        )
+    except (tabular.MissingFeatureTable, tabular.NotEnoughData) as exc:
+        raise AirflowSkipException(f"{model_name}: not retrained, {exc}") from exc
+
+
+def _write_scores(model_name: str) -> dict:
+    from fieldhouse.config import StorageSettings
+    from fieldhouse.ml.training import score_with_champion
+    from fieldhouse.storage.objects import ObjectStore
+
+    settings = StorageSettings.from_airflow()
+    return score_with_champion(ObjectStore(settings), settings, model_name)
 
 
 @dag(
@@ -39,31 +103,45 @@ from airflow.sdk import CronTriggerTimetable, Param, dag, task, task_group
         "retry_delay": timedelta(minutes=1),
     },
     params={
+        "models": Param(
+            list(MODELS),
+            type="array",
+            items={"type": "string", "enum": list(MODELS)},
+            examples=list(MODELS),
+            description="The models to retrain; the others are skipped.",
+        ),
         "margin": Param(
             0.01,
             type="number",
             minimum=0,
-            description="F1 the challenger must gain over the champion to replace it.",
+            description=(
+                "How much the challenger must beat the champion by, in the model's "
+                "promotion metric (F1, mean pinball loss in days, PR-AUC)."
+            ),
+        ),
+        "reason": Param(
+            "",
+            type="string",
+            description="Why this run was started (set by monitor_drift).",
         ),
     },
 )
 def train_models():
-    @task_group(tooltip="Isolation forest per device kind on the hourly sensor features")
-    def sensor_anomaly():
-        @task
-        def retrain_and_promote(params=None) -> dict:
-            from fieldhouse.config import StorageSettings
-            from fieldhouse.ml.training import retrain_sensor_anomaly
-            from fieldhouse.storage.objects import ObjectStore
+    for model_name, tooltip in TOOLTIPS.items():
 
-            settings = StorageSettings.from_airflow()
-            return retrain_sensor_anomaly(
-                ObjectStore(settings), settings, margin=float(params["margin"])
-            )
+        @task_group(group_id=model_name, tooltip=tooltip)
+        def model_group(model_name: str = model_name):
+            @task
+            def retrain_and_promote(params=None) -> dict:
+                return _retrain_and_promote(model_name, params)
 
-        retrain_and_promote()
+            @task
+            def write_scores() -> dict:
+                return _write_scores(model_name)
 
-    sensor_anomaly()
+            retrain_and_promote() >> write_scores()
+
+        model_group()
 
 
 train_models()

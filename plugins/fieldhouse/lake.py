@@ -51,6 +51,18 @@ class DbtRunError(RuntimeError):
         self.result = result
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    """Whether ``catalog.schema.table`` exists (a mart of a domain without data does not)."""
+    catalog, schema, table = qualified.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_catalog = ? and table_schema = ? and table_name = ?",
+            [catalog, schema, table],
+        ).fetchone()[0]
+    )
+
+
 def install_duckdb_extensions() -> list[str]:
     """Install httpfs and ducklake from their PyPI packages, without network access.
 

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
+from fieldhouse.ingest.commerce import CommerceRunOptions, ingest_commerce
+from fieldhouse.ingest.finance import FinanceRunOptions, ingest_finance
 from fieldhouse.ingest.prices import PriceRunOptions, ingest_prices
 from fieldhouse.ingest.sensors import SensorRunOptions, ingest_sensors
 from fieldhouse.storage.keys import SENSOR_READINGS, Bucket, Interval
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 WINDOW = Interval(datetime(2026, 11, 22, 10, tzinfo=UTC), datetime(2026, 11, 22, 13, tzinfo=UTC))
 OPTIONS = SensorRunOptions(fleet_size=15, seed=5)
-# The build reads every source, so the market ones need bars too (a Friday session).
+# The build reads every source, so every domain gets a few hours (prices: a Friday session).
 PRICE_WINDOW = Interval(
     datetime(2026, 11, 20, 14, tzinfo=UTC), datetime(2026, 11, 20, 17, tzinfo=UTC)
 )
@@ -34,6 +36,8 @@ def built_lake(minio_server):
             store.delete(obj.key)
     manifests = ingest_sensors(store, WINDOW, OPTIONS)
     ingest_prices(store, PRICE_WINDOW, PriceRunOptions(seed=5))
+    ingest_commerce(store, WINDOW, CommerceRunOptions(orders_per_hour=5, include_landing=False))
+    ingest_finance(store, WINDOW, FinanceRunOptions(customers=50, include_landing=False))
     result = run_dbt(["build"], minio_server)
     return store, manifests, result
 

@@ -14,6 +14,13 @@ import yaml
 
 from fieldhouse.config import StorageSettings, dbt_project_dir
 from fieldhouse.storage.keys import (
+    COMMERCE_DELIVERY_LABELS,
+    COMMERCE_ORDERS,
+    COMMERCE_SHIPMENT_EVENTS,
+    FINANCE_CHARGEBACKS,
+    FINANCE_CUSTOMERS,
+    FINANCE_TRANSACTION_LABELS,
+    FINANCE_TRANSACTIONS,
     MARKET_INSTRUMENTS,
     MARKET_PRICE_BARS,
     SENSOR_ANOMALY_LABELS,
@@ -23,6 +30,8 @@ from fieldhouse.storage.keys import (
 
 SOURCES_YAML = "models/staging/sensors/_sensors__sources.yml"
 MARKET_SOURCES_YAML = "models/staging/market/_market__sources.yml"
+COMMERCE_SOURCES_YAML = "models/staging/commerce/_commerce__sources.yml"
+FINANCE_SOURCES_YAML = "models/staging/finance/_finance__sources.yml"
 
 
 @pytest.mark.integration
@@ -65,3 +74,20 @@ def test_market_sources_read_where_ingestion_writes() -> None:
 
     assert _quoted_uri(locations["price_bars"]) == MARKET_PRICE_BARS.glob()
     assert _quoted_uri(locations["instruments"]) == MARKET_INSTRUMENTS.key.uri
+
+
+def test_commerce_sources_read_where_ingestion_writes() -> None:
+    locations = _source_locations(COMMERCE_SOURCES_YAML, "commerce")
+
+    assert _quoted_uri(locations["orders"]) == COMMERCE_ORDERS.glob()
+    assert _quoted_uri(locations["shipment_events"]) == COMMERCE_SHIPMENT_EVENTS.glob()
+    assert _quoted_uri(locations["delivery_labels"]) == COMMERCE_DELIVERY_LABELS.glob()
+
+
+def test_finance_sources_read_where_ingestion_writes() -> None:
+    locations = _source_locations(FINANCE_SOURCES_YAML, "finance")
+
+    assert _quoted_uri(locations["transactions"]) == FINANCE_TRANSACTIONS.glob()
+    assert _quoted_uri(locations["chargebacks"]) == FINANCE_CHARGEBACKS.glob()
+    assert _quoted_uri(locations["transaction_labels"]) == FINANCE_TRANSACTION_LABELS.glob()
+    assert _quoted_uri(locations["customers"]) == FINANCE_CUSTOMERS.key.uri

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fieldhouse.ingest.prices import PriceRunOptions, ingest_prices
 from fieldhouse.ingest.sensors import SensorRunOptions, ingest_sensors
 from fieldhouse.ml import registry
 from fieldhouse.ml.anomaly import (
@@ -27,24 +26,19 @@ pytestmark = pytest.mark.integration
 # About 30 hours of a 20-device fleet: enough hours for a trailing day and a held-out part.
 WINDOW = Interval(datetime(2026, 11, 21, 0, tzinfo=UTC), datetime(2026, 11, 22, 6, tzinfo=UTC))
 OPTIONS = SensorRunOptions(fleet_size=20, seed=11)
-# The build reads every source, so the market ones need bars too (a Friday session).
-PRICE_WINDOW = Interval(
-    datetime(2026, 11, 20, 14, tzinfo=UTC), datetime(2026, 11, 20, 17, tzinfo=UTC)
-)
 
 
 @pytest.fixture(scope="module")
 def lake_features(minio_server) -> tuple[pd.DataFrame, int]:
-    """The feature table after ingesting WINDOW and one `dbt build`, with its snapshot id."""
-    from fieldhouse.lake import duckdb_connect, run_dbt
+    """The features after ingesting WINDOW and building the sensor models, and the snapshot id."""
+    from fieldhouse.lake import build_domains, duckdb_connect
 
     store = ObjectStore(minio_server)
     for bucket in set(Bucket) - {Bucket.LAKE}:
         for obj in store.list(bucket, ""):
             store.delete(obj.key)
     ingest_sensors(store, WINDOW, OPTIONS)
-    ingest_prices(store, PRICE_WINDOW, PriceRunOptions(seed=5))
-    run_dbt(["build"], minio_server)
+    build_domains(minio_server, ["sensors"])
     with duckdb_connect(minio_server) as con:
         snapshot = lake_snapshot_id(con)
         features = load_features(con, snapshot)

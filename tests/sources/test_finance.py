@@ -18,6 +18,7 @@ from fieldhouse.sources.finance import (
     LOOKBACK_DAYS,
     FinanceFaults,
     customer_profiles,
+    second_device,
     simulate_chargebacks,
     simulate_transactions,
 )
@@ -83,7 +84,14 @@ def test_fraud_labels_match_the_injected_patterns(clean_week):
     amount = frame["amount"].astype(float)
 
     honest = ~frame["is_fraud"]
-    assert (frame.loc[honest, "device_id"] == device[honest]).all()
+    # Honest customers mostly pay from their registered device; some from their
+    # second device or a new one, never the way a takeover does it.
+    registered = frame["device_id"] == device
+    second = frame["device_id"] == frame["customer_id_x"].map(lambda c: second_device(SEED, c))
+    new = frame["device_id"].str.startswith("DEV-N")
+    assert (registered | second | new)[honest].all()
+    assert 0.9 < registered[honest].mean() < 1.0 and second[honest].any()
+    assert frame.loc[honest & ~registered, "channel"].isin(["online", "transfer"]).all()
     assert frame.loc[honest, "pattern"].isna().all()
     burst = frame["pattern"] == "burst"
     takeover = frame["pattern"] == "takeover"
@@ -95,7 +103,9 @@ def test_fraud_labels_match_the_injected_patterns(clean_week):
     assert (frame.loc[burst, "channel"] == "online").all()
     assert (frame.loc[takeover, "device_id"] != device[takeover]).all()
     assert (frame.loc[takeover, "country"] != home[takeover]).all()
-    assert (amount[frame["is_fraud"]] >= 5 * typical[frame["is_fraud"]] - 0.01).all()
+    assert (amount[frame["is_fraud"]] >= 1.5 * typical[frame["is_fraud"]] - 0.01).all()
+    # Big honest purchases overlap the fraud amounts.
+    assert (amount[honest] > 3 * typical[honest]).any()
     # A burst is several transactions of one customer within an hour.
     per_incident = frame[burst].groupby("customer_id_x")["transaction_id"].count()
     assert (per_incident >= 3).all()

@@ -1,67 +1,285 @@
-"""Retraining runs: train a challenger on the lake, register it, promote it or not."""
+"""Retraining runs: train a challenger on the lake, register it, promote it or not, score.
+
+Every model goes through the same steps (:func:`retrain`), described for each
+by a :class:`ModelJob`:
+
+1. read its feature table at one lake snapshot (recorded on the card);
+2. train a challenger, split by time, and register it with its model card;
+3. score the champion on the challenger's held-out period and promote the
+   challenger only if it wins by more than the margin;
+4. score the current feature table with the champion, whichever it is now,
+   and replace the model's scores table in the lake.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 from sklearn.metrics import f1_score
 
 from fieldhouse.config import StorageSettings
-from fieldhouse.ml import anomaly, registry
+from fieldhouse.lake import table_exists
+from fieldhouse.ml import anomaly, delivery, registry, risk, tabular
+from fieldhouse.ml.scores import write_scores
 from fieldhouse.storage.objects import ObjectStore
+
+if TYPE_CHECKING:
+    import duckdb
 
 log = logging.getLogger(__name__)
 
 SENSOR_ANOMALY_MODEL = "sensor_anomaly"
+DELIVERY_TIME_MODEL = "delivery_time"
+TRANSACTION_RISK_MODEL = "transaction_risk"
+SENSOR_ANOMALY_SCORES_TABLE = "lake.main.fct_sensor_anomaly_scores"
 
 
-def retrain_sensor_anomaly(
-    store: ObjectStore, settings: StorageSettings, *, margin: float = 0.01, random_state: int = 0
+@dataclass(frozen=True)
+class ModelJob:
+    """How one model is read, trained, compared and scored.
+
+    ``train(features, random_state=...)`` returns (model, metrics, evaluation
+    fingerprint); ``champion_score(model, features)`` is ``metric`` of a fitted
+    model on the held-out period of ``features``; ``scores(model, card,
+    features, scored_at)`` is the frame written to ``scores_table``.
+    """
+
+    name: str
+    feature_table: str
+    metric: str
+    higher_is_better: bool
+    scores_table: str
+    load_features: Callable[[duckdb.DuckDBPyConnection, int | None], pd.DataFrame]
+    train: Callable[..., tuple[Any, dict[str, float], str]]
+    card_fields: Callable[[Any, dict[str, float], str, int, pd.DataFrame], dict[str, Any]]
+    champion_score: Callable[[Any, pd.DataFrame], float]
+    scores: Callable[[Any, dict[str, Any], pd.DataFrame, pd.Timestamp], pd.DataFrame]
+
+
+def _sensor_features(con: duckdb.DuckDBPyConnection, snapshot_id: int | None) -> pd.DataFrame:
+    if not table_exists(con, anomaly.FEATURE_TABLE):
+        raise tabular.MissingFeatureTable(
+            f"{anomaly.FEATURE_TABLE} does not exist yet: no data for its domain"
+        )
+    return anomaly.load_features(con, snapshot_id)
+
+
+def _sensor_card_fields(
+    detector: Any, metrics: dict[str, float], fingerprint: str, snapshot: int, _: pd.DataFrame
 ) -> dict[str, Any]:
-    """Train on the current lake snapshot; the challenger wins only by more than ``margin`` F1.
+    return anomaly.model_card_fields(detector, metrics, fingerprint, snapshot)
+
+
+def _sensor_f1(detector: Any, features: pd.DataFrame) -> float:
+    evaluate = anomaly.split_by_time(features).evaluate
+    truth = evaluate[anomaly.LABEL].astype(bool).to_numpy()
+    return float(f1_score(truth, detector.predict(evaluate), zero_division=0))
+
+
+def _sensor_scores(
+    detector: Any, model_card: dict[str, Any], features: pd.DataFrame, scored_at: pd.Timestamp
+) -> pd.DataFrame:
+    frame = features[list(anomaly.KEY_COLUMNS)].reset_index(drop=True)
+    frame["model_version"] = model_card["version"]
+    frame["anomaly_score"] = detector.anomaly_score(features)
+    frame["is_anomaly"] = detector.predict(features)
+    frame["scored_at"] = scored_at
+    return frame
+
+
+JOBS: dict[str, ModelJob] = {
+    job.name: job
+    for job in (
+        ModelJob(
+            name=SENSOR_ANOMALY_MODEL,
+            feature_table=anomaly.FEATURE_TABLE,
+            metric="f1",
+            higher_is_better=True,
+            scores_table=SENSOR_ANOMALY_SCORES_TABLE,
+            load_features=_sensor_features,
+            train=anomaly.train_anomaly_model,
+            card_fields=_sensor_card_fields,
+            champion_score=_sensor_f1,
+            scores=_sensor_scores,
+        ),
+        ModelJob(
+            name=DELIVERY_TIME_MODEL,
+            feature_table=delivery.FEATURE_TABLE,
+            metric=delivery.METRIC,
+            higher_is_better=False,
+            scores_table=delivery.SCORES_TABLE,
+            load_features=delivery.load_features,
+            train=delivery.train_delivery_model,
+            card_fields=delivery.model_card_fields,
+            champion_score=delivery.champion_score,
+            scores=delivery.scores,
+        ),
+        ModelJob(
+            name=TRANSACTION_RISK_MODEL,
+            feature_table=risk.FEATURE_TABLE,
+            metric=risk.METRIC,
+            higher_is_better=True,
+            scores_table=risk.SCORES_TABLE,
+            load_features=risk.load_features,
+            train=risk.train_risk_model,
+            card_fields=risk.model_card_fields,
+            champion_score=risk.champion_score,
+            scores=risk.scores,
+        ),
+    )
+}
+MODELS = tuple(JOBS)
+
+
+def retrain(
+    store: ObjectStore,
+    settings: StorageSettings,
+    model_name: str,
+    *,
+    margin: float = 0.01,
+    random_state: int = 0,
+    score: bool = True,
+) -> dict[str, Any]:
+    """Train ``model_name`` on the current lake snapshot and promote it if it wins by ``margin``.
 
     The champion is scored on the challenger's held-out period, so both are
     judged on the same rows even though the period moves as data arrives.
+    With ``score``, the champion (new or kept) then scores the same snapshot
+    into the model's scores table.
+
+    Raises:
+        MissingFeatureTable: the model's feature table is not in the lake yet.
+        NotEnoughData: too few labelled rows to train and evaluate.
     """
     from fieldhouse.lake import duckdb_connect
 
+    job = JOBS[model_name]
     with duckdb_connect(settings) as con:
         snapshot = anomaly.lake_snapshot_id(con)
-        features = anomaly.load_features(con, snapshot)
-    detector, metrics, fingerprint = anomaly.train_anomaly_model(
-        features, random_state=random_state
-    )
+        features = job.load_features(con, snapshot)
+    challenger, metrics, fingerprint = job.train(features, random_state=random_state)
     card = registry.register(
         store,
-        SENSOR_ANOMALY_MODEL,
-        detector,
-        anomaly.model_card_fields(detector, metrics, fingerprint, snapshot),
+        job.name,
+        challenger,
+        job.card_fields(challenger, metrics, fingerprint, snapshot, features),
     )
-    champion_f1 = _champion_f1(store, features)
+    try:
+        champion: Any = registry.load(store, job.name)
+    except registry.NoChampion:
+        champion = None
     decision = registry.promote_if_better(
         store,
-        SENSOR_ANOMALY_MODEL,
+        job.name,
         card["version"],
-        "f1",
+        job.metric,
+        higher_is_better=job.higher_is_better,
         margin=margin,
-        champion_score=champion_f1,
+        champion_score=None if champion is None else job.champion_score(champion, features),
     )
-    log.info("%s %s: %s", SENSOR_ANOMALY_MODEL, card["version"], decision.reason)
-    return {
+    log.info("%s %s: %s", job.name, card["version"], decision.reason)
+    result = {
+        "model_name": job.name,
         "version": card["version"],
         "lake_snapshot_id": snapshot,
         "metrics": metrics,
         "promoted": decision.promoted,
         "reason": decision.reason,
+        "champion_version": card["version"] if decision.promoted else decision.champion_version,
     }
+    if score:
+        if decision.promoted:
+            champion, champion_card = challenger, card
+        else:
+            champion_card = registry.card(store, job.name)
+        result["scores"] = _write_champion_scores(settings, job, champion, champion_card, features)
+    return result
 
 
-def _champion_f1(store: ObjectStore, features) -> float | None:
-    try:
-        champion = registry.load(store, SENSOR_ANOMALY_MODEL)
-    except registry.NoChampion:
-        return None
-    evaluate = anomaly.split_by_time(features).evaluate
-    truth = evaluate[anomaly.LABEL].astype(bool).to_numpy()
-    return float(f1_score(truth, champion.predict(evaluate), zero_division=0))
+def score_with_champion(
+    store: ObjectStore, settings: StorageSettings, model_name: str
+) -> dict[str, Any]:
+    """Score the current feature table of ``model_name`` with its champion, into the lake.
+
+    Raises:
+        NoChampion: nothing was promoted yet.
+        MissingFeatureTable: the model's feature table is not in the lake yet.
+    """
+    from fieldhouse.lake import duckdb_connect
+
+    job = JOBS[model_name]
+    champion_card = registry.card(store, job.name)
+    champion = registry.load(store, job.name, champion_card["version"])
+    with duckdb_connect(settings) as con:
+        features = job.load_features(con, None)
+    return _write_champion_scores(settings, job, champion, champion_card, features)
+
+
+def _write_champion_scores(
+    settings: StorageSettings,
+    job: ModelJob,
+    champion: Any,
+    champion_card: dict[str, Any],
+    features: pd.DataFrame,
+) -> dict[str, Any]:
+    frame = job.scores(champion, champion_card, features, pd.Timestamp.now(tz="UTC"))
+    rows = write_scores(settings, job.scores_table, frame)
+    log.info(
+        "%s: %d rows scored by %s into %s",
+        job.name,
+        rows,
+        champion_card["version"],
+        job.scores_table,
+    )
+    return {"table": job.scores_table, "rows": rows, "model_version": champion_card["version"]}
+
+
+def retrain_sensor_anomaly(
+    store: ObjectStore,
+    settings: StorageSettings,
+    *,
+    margin: float = 0.01,
+    random_state: int = 0,
+    score: bool = True,
+) -> dict[str, Any]:
+    """:func:`retrain` the sensor anomaly detector; the margin is in F1."""
+    return retrain(
+        store, settings, SENSOR_ANOMALY_MODEL, margin=margin, random_state=random_state, score=score
+    )
+
+
+def retrain_delivery_time(
+    store: ObjectStore,
+    settings: StorageSettings,
+    *,
+    margin: float = 0.01,
+    random_state: int = 0,
+    score: bool = True,
+) -> dict[str, Any]:
+    """:func:`retrain` the delivery-time ranges; the margin is in mean pinball loss (days)."""
+    return retrain(
+        store, settings, DELIVERY_TIME_MODEL, margin=margin, random_state=random_state, score=score
+    )
+
+
+def retrain_transaction_risk(
+    store: ObjectStore,
+    settings: StorageSettings,
+    *,
+    margin: float = 0.01,
+    random_state: int = 0,
+    score: bool = True,
+) -> dict[str, Any]:
+    """:func:`retrain` the transaction risk scorer; the margin is in PR-AUC."""
+    return retrain(
+        store,
+        settings,
+        TRANSACTION_RISK_MODEL,
+        margin=margin,
+        random_state=random_state,
+        score=score,
+    )

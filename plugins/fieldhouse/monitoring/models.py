@@ -177,27 +177,16 @@ def check_model_drift(
 
 def _load(settings: StorageSettings, spec: ModelDriftSpec) -> pd.DataFrame:
     """The table's key, time and feature columns, with the champion's scores where they exist."""
-    from fieldhouse.lake import duckdb_connect
+    from fieldhouse.lake import duckdb_connect, table_exists
 
     columns = ", ".join(f"f.{c}" for c in (spec.key, spec.time_column, *spec.features))
     with duckdb_connect(settings) as con:
-        if not _table_exists(con, spec.feature_table):
+        if not table_exists(con, spec.feature_table):
             raise NothingToCheck(f"{spec.feature_table} does not exist yet")
-        if _table_exists(con, spec.scores_table):
+        if table_exists(con, spec.scores_table):
             scores = ", ".join(f"s.{c}" for c in spec.score_columns)
             return con.execute(
                 f"select {columns}, {scores} from {spec.feature_table} f "
                 f"left join {spec.scores_table} s on f.{spec.key} = s.{spec.key}"
             ).df()
         return con.execute(f"select {columns} from {spec.feature_table} f").df()
-
-
-def _table_exists(con, qualified: str) -> bool:
-    catalog, schema, table = qualified.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_catalog = ? and table_schema = ? and table_name = ?",
-            [catalog, schema, table],
-        ).fetchone()[0]
-    )

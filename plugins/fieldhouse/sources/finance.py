@@ -13,6 +13,11 @@ Fraud is a small share of incidents, each on one customer within one hour:
 * ``takeover``  a few high online payments or transfers from a country and a
                 device the customer never used.
 
+Honest customers do odd things too, so fraud is not given away by one feature:
+now and then they buy something big (:data:`BIG_PURCHASE_SHARE`), pay from
+their second device (:data:`SECOND_DEVICE_SHARE`) or from a brand-new one
+(:data:`NEW_DEVICE_SHARE`), or travel to a country fraud often comes from.
+
 Every fraudulent transaction is disputed: a chargeback is reported
 :data:`CHARGEBACK_DAYS` after it. Fraud draws are seeded from ``(seed, hour)``
 apart from ordinary spending, so :func:`simulate_chargebacks` replays only the
@@ -56,7 +61,7 @@ HOME_CURRENCIES: dict[str, str] = {
 }
 """Countries customers live in and the currency of their account."""
 
-TRAVEL_COUNTRIES = ("US", "GB", "FR", "ES", "IT", "MX", "JP")
+TRAVEL_COUNTRIES = ("US", "GB", "FR", "ES", "IT", "MX", "JP", "BR", "PL")
 RISKY_COUNTRIES = ("NG", "RU", "VN", "BR", "PL")
 EVERYDAY_CATEGORIES = (
     "grocery",
@@ -70,6 +75,12 @@ EVERYDAY_CATEGORIES = (
 )
 RISKY_CATEGORIES = ("electronics", "jewelry", "gift_cards")
 CHANNELS = ("card_present", "online", "atm", "transfer")
+BIG_PURCHASE_SHARE = 0.005
+"""Honest transactions 3 to 12 times the customer's usual amount (a television, a flight)."""
+SECOND_DEVICE_SHARE = 0.03
+"""Honest online payments and transfers from the customer's second device (a tablet)."""
+NEW_DEVICE_SHARE = 0.002
+"""Honest online payments and transfers from a device never seen before (a new phone)."""
 UNKNOWN_CHANNEL = "carrier_pigeon"
 UNKNOWN_REASON = "changed_mind"
 _HOME_SHARE = np.array([40, 8, 12, 10, 8, 4, 6, 5, 4, 3], dtype=float)
@@ -124,6 +135,11 @@ def customer_profiles(seed: int, customers: int) -> pd.DataFrame:
             "category_mix": list(rng.dirichlet(np.ones(len(EVERYDAY_CATEGORIES)), customers)),
         }
     )
+
+
+def second_device(seed: int, customer_id: str) -> str:
+    """The customer's second device, the same in every hour."""
+    return f"DEV-{_stable_hash(f'{seed}-{customer_id}-second') % 10**10:010d}"
 
 
 def simulate_transactions(
@@ -199,7 +215,22 @@ def _hour(hour: int, seed: int, customers: int, faults: FinanceFaults) -> pd.Dat
     country[travelling] = np.array(TRAVEL_COUNTRIES, dtype=object)[
         rng.integers(0, len(TRAVEL_COUNTRIES), int(travelling.sum()))
     ]
-    amount = np.round(chosen["typical_amount"].to_numpy() * rng.lognormal(0, 0.5, n), 2)
+    amount = chosen["typical_amount"].to_numpy() * rng.lognormal(0, 0.5, n)
+    big = (rng.random(n) < BIG_PURCHASE_SHARE) & (channel != "atm")
+    amount[big] *= rng.uniform(3.0, 12.0, int(big.sum()))
+    category[big] = np.array(("electronics", "travel"), dtype=object)[
+        rng.integers(0, 2, int(big.sum()))
+    ]
+    amount = np.round(amount, 2)
+    device = chosen["device_id"].to_numpy(dtype=object).copy()
+    remote = np.isin(channel, ("online", "transfer"))
+    draw = rng.random(n)
+    second = remote & (draw < SECOND_DEVICE_SHARE)
+    new = remote & (draw >= SECOND_DEVICE_SHARE) & (draw < SECOND_DEVICE_SHARE + NEW_DEVICE_SHARE)
+    device[second] = [second_device(seed, c) for c in chosen["customer_id"].to_numpy()[second]]
+    device[new] = [
+        f"DEV-N{_stable_hash(f'{seed}-{hour}-{i}') % 10**9:09d}" for i in np.flatnonzero(new)
+    ]
     ordinary = pd.DataFrame(
         {
             "transaction_id": np.array([f"TX-{hour}-{i:05d}" for i in range(n)], dtype=object),
@@ -210,7 +241,7 @@ def _hour(hour: int, seed: int, customers: int, faults: FinanceFaults) -> pd.Dat
             "merchant_category": category,
             "channel": channel,
             "country": country,
-            "device_id": chosen["device_id"].to_numpy(dtype=object),
+            "device_id": device,
             "is_fraud": False,
             "pattern": None,
         }
@@ -254,9 +285,12 @@ def _fraud(hour: int, seed: int, customers: int, faults: FinanceFaults) -> pd.Da
     second = (
         hour * HOUR + int(rng.integers(0, HOUR - 30 * 60)) + np.cumsum(rng.integers(20, 300, n))
     )
-    amount = np.round(victim["typical_amount"] * rng.uniform(5.0, 15.0, n), 2)
+    amount = np.round(victim["typical_amount"] * rng.uniform(1.5, 12.0, n), 2)
     if takeover:
-        country = RISKY_COUNTRIES[int(rng.integers(0, len(RISKY_COUNTRIES)))]
+        # Mostly from where fraud often comes from, sometimes from a common destination.
+        abroad = RISKY_COUNTRIES if rng.random() < 0.6 else TRAVEL_COUNTRIES
+        abroad = tuple(c for c in abroad if c != victim["home_country"])
+        country = abroad[int(rng.integers(0, len(abroad)))]
         device = f"DEV-X{_stable_hash(f'{seed}-{hour}') % 10**9:09d}"
         channel = np.array(["online", "transfer"], dtype=object)[rng.integers(0, 2, n)]
     else:

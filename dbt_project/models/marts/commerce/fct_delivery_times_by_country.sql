@@ -1,0 +1,90 @@
+{#
+  Delivery days are rounded to 9 decimal places (under a tenth of a
+  millisecond): far below the scans' one-second precision, and it makes the
+  interpolated percentiles exact decimals that the unit tests can state.
+#}
+{%- set window_days = var('delivery_window_days') | int -%}
+{%- set late_after_days = var('late_after_days') -%}
+
+with
+
+shipments as (
+
+    select * from {{ ref('int_shipments_summarized') }}
+
+),
+
+bounds as (
+
+    -- The window ends at the latest delivery in the lake, not at the clock, so
+    -- a rebuild of old data gives the same table.
+    select
+        max(delivered_at) - to_days({{ window_days }}) as window_start,
+        max(delivered_at) as window_end
+
+    from shipments
+
+),
+
+delivered as (
+
+    -- Deliveries in (window_start, window_end] whose order is known: without
+    -- the order there is no order time to measure from.
+    select
+        shipments.*,
+        bounds.window_start,
+        bounds.window_end
+
+    from shipments
+    cross join bounds
+    where shipments.delivery_days is not null
+        and shipments.delivered_at > bounds.window_start
+        and shipments.delivered_at <= bounds.window_end
+
+),
+
+summarized as (
+
+    select
+        destination_country,
+        -- The country rows (every carrier together) carry carrier = 'all'.
+        case when grouping(carrier) = 1 then 'all' else carrier end as carrier,
+        any_value(window_start) as window_start,
+        any_value(window_end) as window_end,
+        count(*) as shipments_delivered,
+        round(quantile_cont(delivery_days, 0.1), 9) as p10_delivery_days,
+        round(quantile_cont(delivery_days, 0.5), 9) as p50_delivery_days,
+        round(quantile_cont(delivery_days, 0.9), 9) as p90_delivery_days,
+        round(avg(delivery_days), 9) as mean_delivery_days,
+        count_if(had_exception) as exceptions,
+        count_if(delivery_days > {{ late_after_days }}) as late_shipments
+
+    from delivered
+    group by grouping sets ((destination_country, carrier), (destination_country))
+
+),
+
+final as (
+
+    select
+        destination_country,
+        carrier,
+        window_start,
+        window_end,
+        shipments_delivered,
+        p10_delivery_days,
+        p50_delivery_days,
+        p90_delivery_days,
+        mean_delivery_days,
+        exceptions,
+        late_shipments,
+        late_shipments / shipments_delivered as late_share,
+        -- Eight in ten deliveries fall inside the promise.
+        'arrives in ' || cast(floor(p10_delivery_days) as integer)
+            || ' to ' || cast(ceil(p90_delivery_days) as integer) || ' days' as promise
+
+    from summarized
+
+)
+
+select * from final

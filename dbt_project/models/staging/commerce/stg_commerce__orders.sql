@@ -1,0 +1,43 @@
+with
+
+source as (
+
+    select * from {{ source('commerce', 'orders') }}
+
+),
+
+renamed as (
+
+    select
+        cast(order_id as varchar) as order_id,
+        cast(customer_id as varchar) as customer_id,
+        cast(ordered_at as timestamptz) as ordered_at,
+        -- The UTC calendar day the order was placed on.
+        cast(timezone('UTC', cast(ordered_at as timestamptz)) as date) as order_date,
+        cast(destination_country as varchar) as destination_country,
+        cast(currency as varchar) as currency,
+        cast(amount as double) as amount,
+        cast(item_count as integer) as item_count,
+        cast(origin as varchar) as origin,
+        cast(ingested_at as timestamptz) as ingested_at,
+        cast(dt as date) as ingest_dt,
+        cast(hour as integer) as ingest_hour
+
+    from source
+
+),
+
+deduplicated as (
+
+    -- An order delivered twice (the shop's feed and a landing file) is kept
+    -- once: the copy ingested first.
+    select *
+    from renamed
+    qualify row_number() over (
+        partition by order_id
+        order by ingested_at, ingest_dt, ingest_hour, origin
+    ) = 1
+
+)
+
+select * from deduplicated

@@ -1,0 +1,41 @@
+with
+
+source as (
+
+    select * from {{ source('commerce', 'shipment_events') }}
+
+),
+
+renamed as (
+
+    select
+        cast(event_id as varchar) as event_id,
+        cast(shipment_id as varchar) as shipment_id,
+        cast(order_id as varchar) as order_id,
+        cast(carrier as varchar) as carrier,
+        cast(event_type as varchar) as event_type,
+        cast(event_ts as timestamptz) as event_ts,
+        cast(location as varchar) as location,
+        cast(origin as varchar) as origin,
+        cast(ingested_at as timestamptz) as ingested_at,
+        cast(dt as date) as ingest_dt,
+        cast(hour as integer) as ingest_hour
+
+    from source
+
+),
+
+deduplicated as (
+
+    -- A scan reported twice (the carrier re-sent it, or a landing file
+    -- repeated it) is kept once: the copy ingested first.
+    select *
+    from renamed
+    qualify row_number() over (
+        partition by event_id
+        order by ingested_at, ingest_dt, ingest_hour, origin
+    ) = 1
+
+)
+
+select * from deduplicated

@@ -1,0 +1,40 @@
+with
+
+source as (
+
+    select * from {{ source('finance', 'chargebacks') }}
+
+),
+
+renamed as (
+
+    select
+        cast(chargeback_id as varchar) as chargeback_id,
+        cast(transaction_id as varchar) as transaction_id,
+        cast(customer_id as varchar) as customer_id,
+        cast(reported_at as timestamptz) as reported_at,
+        cast(amount as double) as amount,
+        cast(currency as varchar) as currency,
+        cast(reason_code as varchar) as reason_code,
+        cast(origin as varchar) as origin,
+        cast(ingested_at as timestamptz) as ingested_at,
+        cast(dt as date) as ingest_dt,
+        cast(hour as integer) as ingest_hour
+
+    from source
+
+),
+
+deduplicated as (
+
+    -- A chargeback reported twice is kept once: the copy ingested first.
+    select *
+    from renamed
+    qualify row_number() over (
+        partition by chargeback_id
+        order by ingested_at, ingest_dt, ingest_hour, origin
+    ) = 1
+
+)
+
+select * from deduplicated

@@ -1,0 +1,45 @@
+with
+
+source as (
+
+    select * from {{ source('finance', 'transactions') }}
+
+),
+
+renamed as (
+
+    select
+        cast(transaction_id as varchar) as transaction_id,
+        cast(customer_id as varchar) as customer_id,
+        cast(ts as timestamptz) as ts,
+        -- The UTC calendar day of the transaction.
+        cast(timezone('UTC', cast(ts as timestamptz)) as date) as transaction_date,
+        cast(amount as double) as amount,
+        cast(currency as varchar) as currency,
+        cast(merchant_category as varchar) as merchant_category,
+        cast(channel as varchar) as channel,
+        cast(country as varchar) as country,
+        cast(device_id as varchar) as device_id,
+        cast(origin as varchar) as origin,
+        cast(ingested_at as timestamptz) as ingested_at,
+        cast(dt as date) as ingest_dt,
+        cast(hour as integer) as ingest_hour
+
+    from source
+
+),
+
+deduplicated as (
+
+    -- A transaction delivered twice (the issuer's feed and a landing file) is
+    -- kept once: the copy ingested first.
+    select *
+    from renamed
+    qualify row_number() over (
+        partition by transaction_id
+        order by ingested_at, ingest_dt, ingest_hour, origin
+    ) = 1
+
+)
+
+select * from deduplicated

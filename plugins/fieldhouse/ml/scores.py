@@ -1,0 +1,21 @@
+"""Model scores written back to the lake, one table per model, replaced on every scoring."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from fieldhouse.config import StorageSettings
+
+
+def write_scores(settings: StorageSettings, table: str, frame: pd.DataFrame) -> int:
+    """Replace ``table`` (``lake.main.<name>``) with ``frame``; returns the rows written.
+
+    Replaced, not appended: the table holds the champion's view of the current
+    feature rows, and the lake's snapshots keep the earlier versions for time travel.
+    """
+    from fieldhouse.lake import duckdb_connect
+
+    with duckdb_connect(settings) as con:
+        con.register("new_scores", frame)
+        con.execute(f"create or replace table {table} as from new_scores")
+        return int(con.execute(f"select count(*) from {table}").fetchone()[0])

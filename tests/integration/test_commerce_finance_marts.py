@@ -1,0 +1,273 @@
+"""The commerce and finance marts on ingested data, checked against pandas and the labels."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fieldhouse.config import StorageSettings
+from fieldhouse.ingest.commerce import CommerceRunOptions, ingest_commerce
+from fieldhouse.ingest.finance import FinanceRunOptions, ingest_finance
+from fieldhouse.storage.keys import (
+    COMMERCE_DELIVERY_LABELS,
+    COMMERCE_ORDERS,
+    COMMERCE_SHIPMENT_EVENTS,
+    FINANCE_CHARGEBACKS,
+    FINANCE_TRANSACTION_LABELS,
+    FINANCE_TRANSACTIONS,
+    Bucket,
+    Dataset,
+    Interval,
+)
+from fieldhouse.storage.objects import ObjectStore
+from fieldhouse.storage.parquet import from_parquet_bytes
+
+pytestmark = pytest.mark.integration
+
+# Commerce: long enough for most shipments of the first week to be delivered.
+# Finance: longer than the 21-day chargeback horizon, so some labels are final.
+# (Every hour of scans replays the 19 days of orders before it, which makes a
+# commerce hour the slowest to ingest.)
+COMMERCE_WINDOW = Interval(datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 12, tzinfo=UTC))
+FINANCE_WINDOW = Interval(datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 25, tzinfo=UTC))
+COMMERCE_OPTIONS = CommerceRunOptions(seed=11, include_landing=False, orders_per_hour=10.0)
+FINANCE_OPTIONS = FinanceRunOptions(seed=5, include_landing=False)
+# The project's defaults (dbt_project.yml vars).
+DELIVERY_WINDOW_DAYS = 28
+LATE_AFTER_DAYS = 7
+TOLERANCE = 1e-9
+
+
+def _ingest(domain: str, settings: StorageSettings) -> None:
+    store = ObjectStore(settings)
+    if domain == "commerce":
+        ingest_commerce(store, COMMERCE_WINDOW, COMMERCE_OPTIONS)
+    else:
+        ingest_finance(store, FINANCE_WINDOW, FINANCE_OPTIONS)
+
+
+@pytest.fixture(scope="module")
+def built(minio_server):
+    """Both domains ingested into a fresh MinIO, then their models built and tested."""
+    from fieldhouse.lake import duckdb_connect, run_dbt
+
+    store = ObjectStore(minio_server)
+    for bucket in set(Bucket) - {Bucket.LAKE}:
+        for obj in store.list(bucket, ""):
+            store.delete(obj.key)
+    # The two domains are independent: ingest them side by side.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        for done in [pool.submit(_ingest, d, minio_server) for d in ("commerce", "finance")]:
+            done.result()
+    result = run_dbt(["build", "--select", "tag:commerce tag:finance"], minio_server)
+    tables = {}
+    with duckdb_connect(minio_server) as con:
+        for name in (
+            "fct_delivery_times_by_country",
+            "ml_delivery_time_features",
+            "fct_transactions",
+            "ml_transaction_risk_features",
+            "dim_customers",
+        ):
+            tables[name] = con.execute(f"select * from lake.main.{name}").df()
+        for name in (
+            "stg_commerce__orders",
+            "stg_commerce__shipment_events",
+            "stg_finance__transactions",
+            "stg_finance__chargebacks",
+        ):
+            tables[name] = con.execute(f"select count(*) as n from lake.staging.{name}").df()
+    return result, tables, _RawReader(store)
+
+
+class _RawReader:
+    """Every partition of a raw dataset as one frame, read once per module."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+        self._frames: dict[Dataset, pd.DataFrame] = {}
+
+    def __call__(self, dataset: Dataset, window: Interval) -> pd.DataFrame:
+        if dataset not in self._frames:
+            self._frames[dataset] = pd.concat(
+                (from_parquet_bytes(self._store.get_bytes(dataset.raw(h))) for h in window.hours()),
+                ignore_index=True,
+            )
+        return self._frames[dataset]
+
+
+def _first_ingested(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    ordered = frame.sort_values("ingested_at", kind="stable")
+    return ordered.drop_duplicates(key, keep="first")
+
+
+def _expected_delivery_times(orders: pd.DataFrame, scans: pd.DataFrame) -> pd.DataFrame:
+    """fct_delivery_times_by_country's definition, written independently in pandas."""
+    scans = _first_ingested(scans, "event_id")
+    delivered = (
+        scans[scans["event_type"] == "delivered"]
+        .groupby("shipment_id")
+        .agg(
+            order_id=("order_id", "first"),
+            carrier=("carrier", "first"),
+            delivered_at=("event_ts", "min"),
+        )
+        .reset_index()
+    )
+    excepted = set(scans.loc[scans["event_type"] == "exception", "shipment_id"])
+    window_end = delivered["delivered_at"].max()
+    window_start = window_end - pd.Timedelta(days=DELIVERY_WINDOW_DAYS)
+    shipments = delivered.merge(_first_ingested(orders, "order_id"), on="order_id")
+    shipments = shipments[
+        (shipments["delivered_at"] > window_start) & (shipments["delivered_at"] <= window_end)
+    ].assign(
+        delivery_days=lambda f: (f["delivered_at"] - f["ordered_at"]).dt.total_seconds() / 86400,
+        had_exception=lambda f: f["shipment_id"].isin(excepted),
+    )
+    shipments["late"] = shipments["delivery_days"] > LATE_AFTER_DAYS
+
+    def summarize(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+        days = frame.groupby(keys)["delivery_days"]
+        return pd.DataFrame(
+            {
+                "shipments_delivered": days.size(),
+                "p10_delivery_days": days.quantile(0.1, interpolation="linear"),
+                "p50_delivery_days": days.quantile(0.5, interpolation="linear"),
+                "p90_delivery_days": days.quantile(0.9, interpolation="linear"),
+                "exceptions": frame.groupby(keys)["had_exception"].sum(),
+                "late_shipments": frame.groupby(keys)["late"].sum(),
+            }
+        ).reset_index()
+
+    by_carrier = summarize(shipments, ["destination_country", "carrier"])
+    by_country = summarize(shipments, ["destination_country"]).assign(carrier="all")
+    return pd.concat([by_carrier, by_country], ignore_index=True)
+
+
+def _expected_transaction_features(transactions: pd.DataFrame) -> pd.DataFrame:
+    """tx_count_1h, is_new_country and amount_to_usual_ratio, in pandas."""
+    frame = _first_ingested(transactions, "transaction_id").sort_values(
+        ["customer_id", "ts", "transaction_id"], ignore_index=True
+    )
+    frame["is_new_country"] = ~frame.duplicated(["customer_id", "country"])
+    usual = frame.groupby("customer_id")["amount"].transform(
+        lambda a: a.shift(1).rolling(50, min_periods=1).median()
+    )
+    frame["amount_to_usual_ratio"] = (frame["amount"] / usual).fillna(1.0)
+    counts = []
+    for _, customer in frame.groupby("customer_id", sort=False):
+        micros = customer["ts"].astype("int64").to_numpy()
+        first_in_hour = np.searchsorted(micros, micros - 3_600_000_000, side="left")
+        last_at_ts = np.searchsorted(micros, micros, side="right")
+        counts.append(pd.Series(last_at_ts - first_in_hour - 1, index=customer.index))
+    frame["tx_count_1h"] = pd.concat(counts)
+    return frame
+
+
+def test_the_models_build_and_pass_their_tests(built) -> None:
+    result, tables, _ = built
+    assert result.success
+    statuses = {r.node.unique_id: str(r.status) for r in result.result}
+    assert any(uid.startswith("test.") for uid in statuses), "no data tests ran"
+    assert any(uid.startswith("unit_test.") for uid in statuses), "no unit tests ran"
+    assert set(statuses.values()) <= {"success", "pass"}, statuses
+    for name in ("fct_delivery_times_by_country", "fct_transactions", "dim_customers"):
+        assert not tables[name].empty, name
+
+
+def test_staging_keeps_each_raw_id_once(built) -> None:
+    _, tables, raw = built
+    for model, dataset, window, key in (
+        ("stg_commerce__orders", COMMERCE_ORDERS, COMMERCE_WINDOW, "order_id"),
+        ("stg_commerce__shipment_events", COMMERCE_SHIPMENT_EVENTS, COMMERCE_WINDOW, "event_id"),
+        ("stg_finance__transactions", FINANCE_TRANSACTIONS, FINANCE_WINDOW, "transaction_id"),
+        ("stg_finance__chargebacks", FINANCE_CHARGEBACKS, FINANCE_WINDOW, "chargeback_id"),
+    ):
+        rows = raw(dataset, window)
+        assert tables[model]["n"].iloc[0] == rows[key].nunique(), model
+
+
+def test_delivery_percentiles_match_pandas_on_the_raw_rows(built) -> None:
+    _, tables, raw = built
+    expected = _expected_delivery_times(
+        raw(COMMERCE_ORDERS, COMMERCE_WINDOW),
+        raw(COMMERCE_SHIPMENT_EVENTS, COMMERCE_WINDOW),
+    )
+    mart = tables["fct_delivery_times_by_country"]
+    merged = expected.merge(
+        mart,
+        on=["destination_country", "carrier"],
+        how="outer",
+        suffixes=("", "_mart"),
+        indicator=True,
+    )
+
+    assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"]
+    assert (merged["carrier"] == "all").sum() == merged["destination_country"].nunique()
+    for column in ("shipments_delivered", "exceptions", "late_shipments"):
+        assert (merged[column] == merged[f"{column}_mart"]).all(), column
+    for column in ("p10_delivery_days", "p50_delivery_days", "p90_delivery_days"):
+        assert (merged[column] - merged[f"{column}_mart"]).abs().max() < TOLERANCE, column
+    # Every country is served by several carriers, and some deliveries are late.
+    assert merged["late_shipments"].sum() > 0
+    assert merged["exceptions"].sum() > 0
+
+
+def test_delivery_days_agree_with_the_simulators_labels(built) -> None:
+    _, tables, raw = built
+    labels = raw(COMMERCE_DELIVERY_LABELS, COMMERCE_WINDOW)
+    features = tables["ml_delivery_time_features"]
+    delivered = features[features["is_delivered"]]
+    merged = delivered.merge(labels, on="shipment_id", suffixes=("", "_label"))
+
+    # Every delivered shipment of a known order was delivered inside the window,
+    # so it has a label.
+    assert len(merged) == len(delivered) > 0
+    seconds_off = (merged["delivery_days"] - merged["delivery_days_label"]).abs() * 86_400
+    assert seconds_off.max() < 1.0
+    assert (merged["carrier"] == merged["carrier_label"]).all()
+    # An exception scan can be quarantined (malformed), never invented.
+    assert not (merged["had_exception"] & ~merged["exception"]).any()
+    assert (merged["had_exception"] != merged["exception"]).mean() < 0.01
+    assert features["shipment_id"].is_unique
+
+
+def test_transaction_features_match_pandas_on_the_raw_rows(built) -> None:
+    _, tables, raw = built
+    expected = _expected_transaction_features(raw(FINANCE_TRANSACTIONS, FINANCE_WINDOW))
+    mart = tables["fct_transactions"]
+    merged = expected.merge(
+        mart, on="transaction_id", how="outer", suffixes=("", "_mart"), indicator=True
+    )
+
+    assert (merged["_merge"] == "both").all()
+    assert (merged["tx_count_1h"] == merged["tx_count_1h_mart"]).all()
+    assert (merged["is_new_country"] == merged["is_new_country_mart"]).all()
+    ratio_off = (merged["amount_to_usual_ratio"] - merged["amount_to_usual_ratio_mart"]).abs()
+    assert ratio_off.max() < TOLERANCE
+    # Fraud bursts put several transactions within the hour.
+    assert merged["tx_count_1h"].max() >= 3
+    features = tables["ml_transaction_risk_features"]
+    assert set(features["transaction_id"]) == set(mart["transaction_id"])
+
+
+def test_final_chargeback_labels_are_the_simulators_fraud(built) -> None:
+    _, tables, raw = built
+    labels = raw(FINANCE_TRANSACTION_LABELS, FINANCE_WINDOW)
+    mart = tables["fct_transactions"].merge(
+        labels[["transaction_id", "is_fraud"]], on="transaction_id", how="left"
+    )
+
+    assert mart["is_fraud"].notna().all()
+    # A chargeback only ever names fraud; once the horizon has passed, all of it.
+    assert not (mart["is_charged_back"] & ~mart["is_fraud"].astype(bool)).any()
+    final = mart[mart["label_complete"]]
+    assert final["is_fraud"].sum() > 0
+    assert (final["is_charged_back"] == final["is_fraud"].astype(bool)).all()
+    assert 0 < len(final) < len(mart)
