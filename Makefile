@@ -6,13 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: help minio up down status test test-fast bench lint format lock clean
+.PHONY: help minio up down status test test-fast bench bench-quick lint format lock clean
 
 help:
 	@echo "make up      install what is missing, start MinIO, Airflow and dbt docs"
 	@echo "make down    stop everything 'make up' started"
 	@echo "make test    install what is missing and run the whole test suite"
-	@echo "make bench   run the benchmark (writes bench/results.md)"
+	@echo "make bench   run the benchmarks (writes bench/results*.md: sensors, market, ml)"
+	@echo "make bench-quick  both benchmarks at a tiny size, to check they work"
 	@echo "make lint    ruff check and format check"
 
 $(STAMP): requirements.txt constraints.txt
@@ -40,8 +41,17 @@ test: $(STAMP) minio
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
+# Sensors, commerce and finance, then the models; BENCH_ARGS go to each (e.g. --sizes large).
 bench: $(STAMP) minio
 	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) bench/market.py $(BENCH_ARGS)
+	$(PY) bench/ml.py $(BENCH_ARGS)
+
+# Writes to a scratch folder, so the committed results stay as they are.
+bench-quick: $(STAMP) minio
+	$(PY) bench/run.py --quick --out .local/bench-quick $(BENCH_ARGS)
+	$(PY) bench/market.py --quick --out .local/bench-quick $(BENCH_ARGS)
+	$(PY) bench/ml.py --quick --out .local/bench-quick $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -3,7 +3,7 @@
 For each size the script starts its own MinIO (free ports, a temporary folder),
 ingests one day of the simulated fleet into raw/, then times:
 
-- ``dbt build`` of the whole project, ``dbt run`` (the same without tests) and
+- ``dbt build`` of the sensor domain, ``dbt run`` (the same without tests) and
   ``dbt run`` of the hourly mart and its upstream views only;
 - the DuckDB floor: one hand-written query that builds the same hourly mart
   straight from the raw Parquet in MinIO (dedup, flags, aggregates);
@@ -25,23 +25,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT / "plugins") not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT / "plugins"))
+from common import REPO_ROOT, machine_facts, machine_table, own_minio, run_stage
+from common import ratio as _ratio
+from common import settings as _settings
+from common import store as _store
 
 FLEET_SIZES = {"quick": 30, "small": 315, "large": 3000}
 """Devices simulated per size: about 3,200 readings per device and day."""
@@ -255,31 +251,6 @@ def stage_parse_dags(dags_folder: str) -> dict[str, Any]:
     return {"seconds": seconds, "files": files}
 
 
-STAGES: dict[str, Callable[..., dict[str, Any]]] = {
-    stage.__name__: stage
-    for stage in (
-        stage_ingest,
-        stage_dbt,
-        stage_duckdb,
-        stage_pandas,
-        stage_verify,
-        stage_parse_dags,
-    )
-}
-
-
-def _settings():
-    from fieldhouse.config import StorageSettings
-
-    return StorageSettings.from_env()
-
-
-def _store():
-    from fieldhouse.storage.objects import ObjectStore
-
-    return ObjectStore(_settings())
-
-
 # --- The SQL of the baselines -------------------------------------------------------
 
 
@@ -426,91 +397,13 @@ def _differs(column: str) -> str:
     return f"m.device_id IS NOT NULL AND b.device_id IS NOT NULL AND ({differs})"
 
 
-# --- Running stages in fresh processes ----------------------------------------------
-
-
-class StageError(RuntimeError):
-    """A stage failed in its own process; the message carries the original error."""
-
-
-def _child_main(stage: str, log_path: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Entry point of a spawned stage: log to a file, run, add the peak memory."""
-    import logging
-
-    with open(log_path, "a") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-    logging.basicConfig(level=logging.INFO)
-    try:
-        result = STAGES[stage](**kwargs)
-    except Exception as exc:
-        # Not every library exception survives pickling back to the parent (dbt's
-        # carry their run result), so send its text, and keep the traceback in the log.
-        logging.exception("stage %s failed", stage)
-        raise StageError(f"{stage}: {type(exc).__name__}: {exc}") from None
-    # ru_maxrss is in KiB on Linux; the process has run this stage and nothing else.
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return result
-
-
-def run_stage(
-    stage: Callable[..., dict[str, Any]],
-    log_dir: Path,
-    label: str,
-    repeat: int = 1,
-    **kwargs: Any,
-) -> dict[str, Any]:
-    """Run ``stage`` ``repeat`` times, each in a new spawned interpreter.
-
-    Returns the fastest run, with every run's wall time under ``runs`` and the
-    highest peak memory of them all: on a shared machine the fastest run is the
-    one least disturbed by other work.
-    """
-    log_path = log_dir / f"{label.replace(' ', '_')}.log"
-    print(f"  {label} ...", end="", flush=True)
-    results = []
-    for _ in range(repeat):
-        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-            try:
-                future = pool.submit(_child_main, stage.__name__, str(log_path), kwargs)
-                results.append(future.result())
-            except BrokenProcessPool as exc:
-                print(f" failed (log: {log_path})", flush=True)
-                raise StageError(
-                    f"{label}: the stage's process died without a Python error (killed, "
-                    f"or a crash in native code such as a DuckDB extension); see {log_path}"
-                ) from exc
-            except Exception:
-                print(f" failed (log: {log_path})", flush=True)
-                raise
-        print(f" {results[-1]['seconds']:.1f} s", end="", flush=True)
-    best = min(results, key=lambda result: result["seconds"])
-    best["runs"] = [result["seconds"] for result in results]
-    best["peak_rss_mb"] = max(result["peak_rss_mb"] for result in results)
-    print(f", peak {best['peak_rss_mb']:.0f} MB", flush=True)
-    return best
-
-
 # --- One size, on its own MinIO ------------------------------------------------------
 
 
 def bench_size(name: str, work: Path, repeat: int) -> dict[str, Any]:
     """Start a fresh stack, ingest one day at this size, time every stage, verify."""
-    from fieldhouse import localstack
-
-    work.mkdir(parents=True)
-    config = localstack.StackConfig.load(
-        work / "home",
-        minio_port=localstack.free_port(),
-        minio_console_port=localstack.free_port(),
-    )
-    localstack.start_minio(config)
-    try:
-        localstack.provision_minio(config)
-        os.environ.update(config.pipeline_env())
+    with own_minio(work):
         return _measure_size(name, work, repeat)
-    finally:
-        config.service("minio").stop()
 
 
 def _measure_size(name: str, work: Path, repeat: int) -> dict[str, Any]:
@@ -539,8 +432,13 @@ def _measure_size(name: str, work: Path, repeat: int) -> dict[str, Any]:
             stage_dbt,
             args=["run", "--full-refresh", "--select", "+fct_sensor_readings_hourly"],
         ),
-        "dbt run": timed("dbt run", stage_dbt, args=["run", "--full-refresh"]),
-        "dbt build": timed("dbt build", stage_dbt, args=["build", "--full-refresh"]),
+        # Only the sensor domain has data here; the transform DAG builds by tag the same way.
+        "dbt run": timed(
+            "dbt run", stage_dbt, args=["run", "--full-refresh", "--select", "tag:sensors"]
+        ),
+        "dbt build": timed(
+            "dbt build", stage_dbt, args=["build", "--full-refresh", "--select", "tag:sensors"]
+        ),
     }
     verify = run_stage(
         stage_verify,
@@ -568,31 +466,6 @@ def _check_row_flow(stages: dict[str, Any], verify: dict[str, Any]) -> None:
 # --- Report --------------------------------------------------------------------------
 
 
-def machine_facts(load_at_start: float) -> dict[str, Any]:
-    import duckdb
-    import pandas
-    import psutil
-    from dbt.version import __version__ as dbt_version
-
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cores": os.cpu_count(),
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-        "dbt_core": dbt_version,
-        "pandas": pandas.__version__,
-        # Other work on the machine slows every stage; these say how busy it was.
-        "load average (1 min) at start": round(load_at_start, 2),
-        "load average (1 min) at end": round(os.getloadavg()[0], 2),
-    }
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    return numerator / denominator if denominator else float("nan")
-
-
 def derived(size: dict[str, Any]) -> dict[str, float]:
     """The ratios and rates the report leads with."""
     s = size["stages"]
@@ -618,8 +491,8 @@ STAGE_NOTES = {
     "duckdb aggregates": "the floor without the flag logic",
     "pandas": "read, dedup, groupby (no flags)",
     "dbt run hourly": "`+fct_sensor_readings_hourly` only",
-    "dbt run": "every model, no tests",
-    "dbt build": "every model and test",
+    "dbt run": "every sensor model, no tests",
+    "dbt build": "every sensor model and test",
 }
 
 
@@ -637,7 +510,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += _stage_table(size)
     lines += _agreement_table(report)
     lines += _dag_table(report["dag_parse"])
-    lines += _machine_table(report["machine"])
+    lines += machine_table(report["machine"])
     lines += BASELINE_SCOPE
     return "\n".join(lines) + "\n"
 
@@ -755,19 +628,13 @@ def _dag_table(dag_parse: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
-def _machine_table(machine: dict[str, Any]) -> list[str]:
-    out = ["## Machine", "", "| | |", "|---|---|"]
-    out += [f"| {key} | {value} |" for key, value in machine.items()]
-    return [*out, ""]
-
-
 BASELINE_SCOPE = [
     "## What the baselines leave out",
     "",
     "- The DuckDB floor computes every column of `fct_sensor_readings_hourly`, flags "
     "included, but only that mart: not `dim_devices`, `fct_ingest_runs`, "
     "`ml_sensor_anomaly_features`, nor any test. `dbt run hourly` is the like-for-like "
-    "dbt figure; `dbt build` does the whole project.",
+    "dbt figure; `dbt build` does the whole sensor domain.",
     "- The floor writes to an in-memory DuckDB table; dbt writes Parquet to MinIO and "
     "commits to the DuckLake catalog.",
     "- DuckDB aggregates and pandas leave out the spike and stuck flags (`flagged_share`, "

@@ -156,11 +156,11 @@ def simulate_shipment_events(
     start, end = _bounds(interval)
     first = (start - LOOKBACK_DAYS * DAY) // HOUR
     hours = [_hour(h, seed, orders_per_hour, faults) for h in range(first, _ceil(end))]
-    events = pd.concat([h.events for h in hours], ignore_index=True)
-    events = events[(events["second"] >= start) & (events["second"] < end)]
+    # Each hour's frames are sorted by time, so taking the interval is a binary
+    # search per hour instead of a filter over weeks of rows.
+    events = _concat_slices([h.events for h in hours], "second", start, end)
     events = events.sort_values(["second", "event_id"], kind="stable", ignore_index=True)
-    orders = pd.concat([h.orders for h in hours], ignore_index=True)
-    delivered = orders[(orders["delivered"] >= start) & (orders["delivered"] < end)]
+    delivered = _concat_slices([h.by_delivery for h in hours], "delivered", start, end)
     delivered = delivered.sort_values(["delivered", "order_id"], kind="stable", ignore_index=True)
     return SimulatedBatch(_event_wire(events), _shipment_labels(delivered))
 
@@ -170,8 +170,22 @@ def simulate_shipment_events(
 
 @dataclass(frozen=True)
 class _Hour:
-    orders: pd.DataFrame
-    events: pd.DataFrame
+    orders: pd.DataFrame  # by order time
+    events: pd.DataFrame  # by scan time
+    by_delivery: pd.DataFrame  # the orders again, by delivery time
+
+
+def _concat_slices(frames: list[pd.DataFrame], column: str, start: int, end: int):
+    """The rows with ``start <= column < end`` of frames each sorted by ``column``."""
+    parts = []
+    for frame in frames:
+        keys = frame[column].to_numpy()
+        low, high = np.searchsorted(keys, [start, end], side="left")
+        if high > low:
+            parts.append(frame.iloc[low:high])
+    if not parts:
+        return frames[0].iloc[:0]
+    return pd.concat(parts, ignore_index=True)
 
 
 def _bounds(interval: Interval) -> tuple[int, int]:
@@ -234,7 +248,9 @@ def _hour(hour: int, seed: int, orders_per_hour: float, faults: CommerceFaults) 
             ),
         }
     )
-    return _Hour(orders, _scans(orders, rng, faults))
+    events = _scans(orders, rng, faults).sort_values("second", kind="stable", ignore_index=True)
+    by_delivery = orders.sort_values("delivered", kind="stable", ignore_index=True)
+    return _Hour(orders, events, by_delivery)
 
 
 def _scans(orders: pd.DataFrame, rng: np.random.Generator, faults: CommerceFaults):
