@@ -7,7 +7,14 @@ from datetime import datetime
 
 import pytest
 
-from fieldhouse.storage.keys import SENSOR_READINGS, Interval
+from fieldhouse.storage.keys import (
+    COMMERCE_ORDERS,
+    COMMERCE_SHIPMENT_EVENTS,
+    FINANCE_CHARGEBACKS,
+    FINANCE_TRANSACTIONS,
+    SENSOR_READINGS,
+    Interval,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -91,6 +98,48 @@ def test_ingestion_triggers_the_transform_and_fills_the_mart(airflow, store) -> 
             [datetime.fromisoformat("2026-11-22T13:00:00+00:00")],
         ).fetchone()
     assert rows > 0 and readings > 0
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "conf", "datasets"),
+    [
+        (
+            "ingest_commerce",
+            {"orders_per_hour": 5, "seed": 3},
+            [COMMERCE_ORDERS, COMMERCE_SHIPMENT_EVENTS],
+        ),
+        (
+            "ingest_finance",
+            {"customers": 60, "seed": 3},
+            [FINANCE_TRANSACTIONS, FINANCE_CHARGEBACKS],
+        ),
+    ],
+)
+def test_market_ingestion_runs_in_airflow_and_publishes_each_feed(
+    airflow, store, dag_id, conf, datasets
+) -> None:
+    airflow.wait_for_dags({dag_id})
+    airflow.set_paused(dag_id, False)
+    run_id = f"e2e-{dag_id}"
+    airflow.trigger(dag_id, run_id, LOGICAL_DATE, conf)
+    run = airflow.wait_for_run(dag_id, run_id, timeout=300)
+    airflow.set_paused(dag_id, True)
+
+    assert run["state"] == "success", airflow.task_states(dag_id, run_id)
+    for dataset in datasets:
+        manifest = store.get_json(dataset.manifest(INTERVAL))
+        assert manifest["reconciles"], manifest
+        # Each feed's reconcile task published its asset, with the run's totals.
+        feed = dataset.entity
+        summary = airflow.get(
+            f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{feed}.reconcile_counts"
+            "/xcomEntries/return_value"
+        )["value"]
+        assert summary["rows_in"] == manifest["rows_in"], summary
+    # Orders are simulated for the hour; scans of earlier orders arrive in it too.
+    if dag_id == "ingest_commerce":
+        scans = store.get_json(COMMERCE_SHIPMENT_EVENTS.manifest(INTERVAL))
+        assert scans["rows_written"] > 0
 
 
 def _wait_until_idle(airflow, dag_ids: list[str], timeout: float = 300) -> None:
