@@ -15,8 +15,11 @@ feature table with the champion (new or kept) and replaces its scores table.
 * Runs daily at 03:00 UTC (retraining on every hourly transform would churn
   versions without new information), and when `monitor_drift` finds drift, for
   the drifted models only (`conf.models`, with `conf.reason`).
-* **Trigger by hand** to retrain now; under *Params* choose the models and the
-  promotion margin. A model not chosen is skipped.
+* **Trigger by hand** to retrain now; under *Params* choose the models, the
+  training window (`training_days`) and the promotion margin. A model not
+  chosen is skipped.
+* Idempotent per logical date: clearing and rerunning a run finds the version
+  it registered from the same feature rows and window, and registers no other.
 * A model whose feature table is not in the lake yet (no data in its domain),
   or without enough labelled rows, is skipped with the reason in the log.
 
@@ -53,7 +56,7 @@ TOOLTIPS = {
 MODELS = tuple(TOOLTIPS)
 
 
-def _retrain_and_promote(model_name: str, params: dict) -> dict:
+def _retrain_and_promote(model_name: str, params: dict, run_key: str) -> dict:
     """Retrain ``model_name`` unless it was not chosen or has no data to learn from."""
     import logging
 
@@ -76,6 +79,8 @@ def _retrain_and_promote(model_name: str, params: dict) -> dict:
             model_name,
             margin=float(params["margin"]),
             score=False,
+            window_days=params.get("training_days"),
+            run_key=run_key,
         )
     except (tabular.MissingFeatureTable, tabular.NotEnoughData) as exc:
         raise AirflowSkipException(f"{model_name}: not retrained, {exc}") from exc
@@ -119,6 +124,15 @@ def _write_scores(model_name: str) -> dict:
                 "promotion metric (F1, mean pinball loss in days, PR-AUC)."
             ),
         ),
+        "training_days": Param(
+            None,
+            type=["null", "number"],
+            exclusiveMinimum=0,
+            description=(
+                "Train on the latest this many days of each feature table (empty: all of it). "
+                "The held-out period is the latest 30% of those days."
+            ),
+        ),
         "reason": Param(
             "",
             type="string",
@@ -132,8 +146,10 @@ def train_models():
         @task_group(group_id=model_name, tooltip=tooltip)
         def model_group(model_name: str = model_name):
             @task
-            def retrain_and_promote(params=None) -> dict:
-                return _retrain_and_promote(model_name, params)
+            def retrain_and_promote(params=None, logical_date=None, run_id=None) -> dict:
+                # Scheduled runs are keyed by their date; a rerun of one finds its version.
+                key = logical_date.isoformat() if logical_date is not None else run_id
+                return _retrain_and_promote(model_name, params, key)
 
             @task
             def write_scores() -> dict:

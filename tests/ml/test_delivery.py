@@ -198,3 +198,34 @@ def test_a_missing_feature_table_is_named(minio_server) -> None:
         pytest.raises(tabular.MissingFeatureTable, match="no_such_features"),
     ):
         tabular.load_table(con, "lake.main.no_such_features", ("shipment_id",))
+
+
+@pytest.mark.integration
+def test_a_rerun_of_a_run_reuses_its_version_and_the_window_limits_training(
+    store: ObjectStore, minio_server, features
+) -> None:
+    from fieldhouse.lake import duckdb_connect
+    from fieldhouse.ml.training import retrain
+
+    with duckdb_connect(minio_server) as con:
+        con.register("frame", features)
+        con.execute(f"create or replace table {delivery.FEATURE_TABLE} as select * from frame")
+
+    key = "2026-11-23T03:00:00+00:00"
+    first = retrain(store, minio_server, DELIVERY_TIME_MODEL, run_key=key, window_days=40)
+    again = retrain(store, minio_server, DELIVERY_TIME_MODEL, run_key=key, window_days=40)
+
+    # Cleared and rerun: the same lake snapshot and window give back the first version.
+    assert again["rerun"] and again["version"] == first["version"]
+    assert again["reason"] == first["reason"]
+    assert registry.versions(store, DELIVERY_TIME_MODEL) == [first["version"]]
+    # The window: only the latest 40 of the 60 days were read; scores still cover every row.
+    card = registry.card(store, DELIVERY_TIME_MODEL, first["version"])
+    newest = features["ordered_at"].max()
+    assert pd.Timestamp(card["training_period"]["start"]) > newest - pd.Timedelta(days=40)
+    assert (card["run_key"], card["window_days"]) == (key, 40)
+    assert first["scores"]["rows"] == len(features)
+
+    # Another run (another logical date) trains a new version from the same data.
+    other = retrain(store, minio_server, DELIVERY_TIME_MODEL, run_key="2026-11-24T03:00:00+00:00")
+    assert other["version"] != first["version"] and "rerun" not in other

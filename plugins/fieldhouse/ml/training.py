@@ -50,6 +50,7 @@ class ModelJob:
 
     name: str
     feature_table: str
+    time_column: str
     metric: str
     higher_is_better: bool
     scores_table: str
@@ -97,6 +98,7 @@ JOBS: dict[str, ModelJob] = {
         ModelJob(
             name=SENSOR_ANOMALY_MODEL,
             feature_table=anomaly.FEATURE_TABLE,
+            time_column="event_hour",
             metric="f1",
             higher_is_better=True,
             scores_table=SENSOR_ANOMALY_SCORES_TABLE,
@@ -109,6 +111,7 @@ JOBS: dict[str, ModelJob] = {
         ModelJob(
             name=DELIVERY_TIME_MODEL,
             feature_table=delivery.FEATURE_TABLE,
+            time_column=delivery.TIME_COLUMN,
             metric=delivery.METRIC,
             higher_is_better=False,
             scores_table=delivery.SCORES_TABLE,
@@ -121,6 +124,7 @@ JOBS: dict[str, ModelJob] = {
         ModelJob(
             name=TRANSACTION_RISK_MODEL,
             feature_table=risk.FEATURE_TABLE,
+            time_column=risk.TIME_COLUMN,
             metric=risk.METRIC,
             higher_is_better=True,
             scores_table=risk.SCORES_TABLE,
@@ -143,6 +147,8 @@ def retrain(
     margin: float = 0.01,
     random_state: int = 0,
     score: bool = True,
+    window_days: float | None = None,
+    run_key: str | None = None,
 ) -> dict[str, Any]:
     """Train ``model_name`` on the current lake snapshot and promote it if it wins by ``margin``.
 
@@ -150,6 +156,12 @@ def retrain(
     judged on the same rows even though the period moves as data arrives.
     With ``score``, the champion (new or kept) then scores the same snapshot
     into the model's scores table.
+
+    ``window_days`` trains on the latest days of the table only (default: all
+    of it). ``run_key`` (a DAG run's logical date) makes a rerun idempotent: if
+    a version was already registered under that key from the same window and
+    the same feature rows, its recorded outcome is returned instead of a new
+    version. New data in the lake makes a new version, as it should.
 
     Raises:
         MissingFeatureTable: the model's feature table is not in the lake yet.
@@ -160,13 +172,27 @@ def retrain(
     job = JOBS[model_name]
     with duckdb_connect(settings) as con:
         snapshot = anomaly.lake_snapshot_id(con)
-        features = job.load_features(con, snapshot)
+        table = job.load_features(con, snapshot)
+    features = _latest_days(table, job.time_column, window_days)
+    provenance = {
+        "run_key": run_key,
+        "window_days": window_days,
+        "data_fingerprint": _fingerprint(features),
+    }
+    if run_key is not None:
+        earlier = _registered_under(store, job.name, provenance)
+        if earlier is not None:
+            log.info("%s: %s already registered %s; not training again", job.name, run_key, earlier)
+            return _recorded_outcome(store, job, earlier, snapshot)
     challenger, metrics, fingerprint = job.train(features, random_state=random_state)
     card = registry.register(
         store,
         job.name,
         challenger,
-        job.card_fields(challenger, metrics, fingerprint, snapshot, features),
+        {
+            **job.card_fields(challenger, metrics, fingerprint, snapshot, features),
+            **provenance,
+        },
     )
     try:
         champion: Any = registry.load(store, job.name)
@@ -196,8 +222,59 @@ def retrain(
             champion, champion_card = challenger, card
         else:
             champion_card = registry.card(store, job.name)
-        result["scores"] = _write_champion_scores(settings, job, champion, champion_card, features)
+        result["scores"] = _write_champion_scores(settings, job, champion, champion_card, table)
     return result
+
+
+def _latest_days(table: pd.DataFrame, column: str, window_days: float | None) -> pd.DataFrame:
+    if window_days is None:
+        return table
+    if window_days <= 0:
+        raise ValueError(f"window_days must be positive, got {window_days}")
+    moments = pd.to_datetime(table[column], utc=True)
+    return table[moments > moments.max() - pd.Timedelta(days=window_days)]
+
+
+def _fingerprint(features: pd.DataFrame) -> str:
+    """A digest of the rows a model learns from.
+
+    Not the lake snapshot: writing scores makes a new snapshot without
+    touching the features.
+    """
+    import hashlib
+
+    rows = pd.util.hash_pandas_object(features, index=False).to_numpy()
+    return hashlib.sha256(rows.tobytes()).hexdigest()[:16]
+
+
+def _registered_under(
+    store: ObjectStore, model_name: str, provenance: dict[str, Any]
+) -> str | None:
+    """The version a run with the same key, window and data registered, if any."""
+    for version in reversed(registry.versions(store, model_name)):
+        card = registry.card(store, model_name, version)
+        if all(card.get(name) == value for name, value in provenance.items()):
+            return version
+    return None
+
+
+def _recorded_outcome(
+    store: ObjectStore, job: ModelJob, version: str, snapshot: int
+) -> dict[str, Any]:
+    from fieldhouse.storage.keys import ModelRegistryKeys
+
+    card = registry.card(store, job.name, version)
+    decision = store.get_json(ModelRegistryKeys(job.name).decision(version))
+    return {
+        "model_name": job.name,
+        "version": version,
+        "lake_snapshot_id": snapshot,
+        "metrics": card["metrics"],
+        "promoted": decision["promoted"],
+        "reason": decision["reason"],
+        "champion_version": version if decision["promoted"] else decision["champion_version"],
+        "rerun": True,
+    }
 
 
 def score_with_champion(
