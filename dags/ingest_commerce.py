@@ -27,10 +27,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import Param, dag, task, task_group
+from airflow.sdk import Param, dag
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from fieldhouse.assets import RAW_ORDERS, RAW_SHIPMENT_EVENTS
+from fieldhouse.ingest.dag_tasks import feed_groups, plan_hours
 
 
 @dag(
@@ -63,45 +64,11 @@ from fieldhouse.assets import RAW_ORDERS, RAW_SHIPMENT_EVENTS
     },
 )
 def ingest_commerce():
-    @task
-    def plan_hours(data_interval_start=None, data_interval_end=None) -> list[dict]:
-        from fieldhouse.ingest import partitions
-
-        return partitions.plan_hours(data_interval_start, data_interval_end)
-
-    hours = plan_hours()
-
-    for feed_name, asset in (("orders", RAW_ORDERS), ("shipment_events", RAW_SHIPMENT_EVENTS)):
-
-        @task_group(group_id=feed_name, tooltip=f"Validate and write {feed_name}, hour by hour")
-        def feed(feed_name: str = feed_name, asset=asset):
-            @task(max_active_tis_per_dagrun=2)
-            def ingest_hour(hour_start: str, claim_landing: bool, params=None) -> dict:
-                from fieldhouse.config import StorageSettings
-                from fieldhouse.ingest import commerce
-                from fieldhouse.storage.keys import Interval
-                from fieldhouse.storage.objects import ObjectStore
-
-                manifest = commerce.ingest_commerce_hour(
-                    ObjectStore(StorageSettings.from_airflow()),
-                    feed_name,
-                    Interval.parse(hour_start),
-                    commerce.CommerceRunOptions(**params),
-                    claim_landing=claim_landing,
-                )
-                return manifest.as_dict()
-
-            @task(outlets=[asset])
-            def reconcile_counts(manifests: list[dict], outlet_events=None) -> dict:
-                from fieldhouse.ingest.partitions import summarize
-
-                summary = summarize(manifests)
-                outlet_events[asset].extra = summary
-                return summary
-
-            reconcile_counts(ingest_hour.expand_kwargs(hours))
-
-        feed()
+    feed_groups(
+        "fieldhouse.ingest.commerce:COMMERCE",
+        plan_hours(),
+        {"orders": RAW_ORDERS, "shipment_events": RAW_SHIPMENT_EVENTS},
+    )
 
 
 ingest_commerce()

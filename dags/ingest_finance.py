@@ -29,10 +29,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import Param, dag, task, task_group
+from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from fieldhouse.assets import RAW_CHARGEBACKS, RAW_TRANSACTIONS
+from fieldhouse.ingest.dag_tasks import feed_groups, plan_hours
 
 
 @dag(
@@ -66,12 +67,6 @@ from fieldhouse.assets import RAW_CHARGEBACKS, RAW_TRANSACTIONS
 )
 def ingest_finance():
     @task
-    def plan_hours(data_interval_start=None, data_interval_end=None) -> list[dict]:
-        from fieldhouse.ingest import partitions
-
-        return partitions.plan_hours(data_interval_start, data_interval_end)
-
-    @task
     def register_customers(params=None) -> int:
         from fieldhouse.config import StorageSettings
         from fieldhouse.ingest import finance
@@ -84,41 +79,12 @@ def ingest_finance():
         return len(finance.register_customers(store, options))
 
     hours = plan_hours()
-    registered = register_customers()
-
-    for feed_name, asset in (("transactions", RAW_TRANSACTIONS), ("chargebacks", RAW_CHARGEBACKS)):
-
-        @task_group(group_id=feed_name, tooltip=f"Validate and write {feed_name}, hour by hour")
-        def feed(feed_name: str = feed_name, asset=asset):
-            @task(max_active_tis_per_dagrun=2)
-            def ingest_hour(hour_start: str, claim_landing: bool, params=None) -> dict:
-                from fieldhouse.config import StorageSettings
-                from fieldhouse.ingest import finance
-                from fieldhouse.storage.keys import Interval
-                from fieldhouse.storage.objects import ObjectStore
-
-                manifest = finance.ingest_finance_hour(
-                    ObjectStore(StorageSettings.from_airflow()),
-                    feed_name,
-                    Interval.parse(hour_start),
-                    finance.FinanceRunOptions(**params),
-                    claim_landing=claim_landing,
-                )
-                return manifest.as_dict()
-
-            @task(outlets=[asset])
-            def reconcile_counts(manifests: list[dict], outlet_events=None) -> dict:
-                from fieldhouse.ingest.partitions import summarize
-
-                summary = summarize(manifests)
-                outlet_events[asset].extra = summary
-                return summary
-
-            manifests = ingest_hour.expand_kwargs(hours)
-            registered >> manifests
-            reconcile_counts(manifests)
-
-        feed()
+    groups = feed_groups(
+        "fieldhouse.ingest.finance:FINANCE",
+        hours,
+        {"transactions": RAW_TRANSACTIONS, "chargebacks": RAW_CHARGEBACKS},
+    )
+    register_customers() >> groups
 
 
 ingest_finance()

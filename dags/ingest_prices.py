@@ -27,6 +27,7 @@ from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from fieldhouse.assets import RAW_PRICE_BARS
+from fieldhouse.ingest.dag_tasks import plan_hours
 
 
 @dag(
@@ -53,12 +54,6 @@ from fieldhouse.assets import RAW_PRICE_BARS
     },
 )
 def ingest_prices():
-    @task
-    def plan_hours(data_interval_start=None, data_interval_end=None) -> list[dict]:
-        from fieldhouse.ingest import partitions
-
-        return partitions.plan_hours(data_interval_start, data_interval_end)
-
     @task
     def register_instruments() -> int:
         from fieldhouse.config import StorageSettings

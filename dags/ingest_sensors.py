@@ -25,6 +25,7 @@ from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from fieldhouse.assets import RAW_SENSOR_READINGS
+from fieldhouse.ingest.dag_tasks import plan_hours
 
 
 @dag(
@@ -60,12 +61,6 @@ from fieldhouse.assets import RAW_SENSOR_READINGS
     },
 )
 def ingest_sensors():
-    @task
-    def plan_hours(data_interval_start=None, data_interval_end=None) -> list[dict]:
-        from fieldhouse.ingest import partitions
-
-        return partitions.plan_hours(data_interval_start, data_interval_end)
-
     @task
     def register_devices(params=None) -> int:
         from fieldhouse.config import StorageSettings

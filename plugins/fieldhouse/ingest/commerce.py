@@ -16,7 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fieldhouse.ingest.feeds import Feed, SimulatedWire, ingest_feed_hour
+from fieldhouse.ingest.feeds import (
+    Feed,
+    SimulatedWire,
+    Source,
+    ingest_source,
+    ingest_source_hour,
+)
 from fieldhouse.ingest.partitions import Manifest
 from fieldhouse.quality.commerce import (
     ORDER_SCHEMA,
@@ -60,6 +66,20 @@ class CommerceRunOptions:
     orders_per_hour: float = 30.0
 
 
+def _simulate(feed_name: str, interval: Interval, options: CommerceRunOptions) -> SimulatedWire:
+    from fieldhouse.sources import commerce
+
+    simulate = {
+        "orders": commerce.simulate_orders,
+        "shipment_events": commerce.simulate_shipment_events,
+    }[feed_name]
+    batch = simulate(interval, options.seed, orders_per_hour=options.orders_per_hour)
+    return SimulatedWire(batch.readings, batch.labels)
+
+
+COMMERCE = Source(FEEDS, _simulate, CommerceRunOptions)
+
+
 def ingest_commerce_hour(
     store: ObjectStore,
     feed_name: str,
@@ -69,24 +89,8 @@ def ingest_commerce_hour(
     claim_landing: bool = True,
 ) -> Manifest:
     """Ingest one hour of one commerce feed (``orders`` or ``shipment_events``)."""
-    feed = FEEDS[feed_name]
-    simulated = None
-    if options.simulate:
-        from fieldhouse.sources import commerce
-
-        simulate = {
-            "orders": commerce.simulate_orders,
-            "shipment_events": commerce.simulate_shipment_events,
-        }[feed_name]
-        batch = simulate(interval, options.seed, orders_per_hour=options.orders_per_hour)
-        simulated = SimulatedWire(batch.readings, batch.labels)
-    return ingest_feed_hour(
-        store,
-        feed,
-        interval,
-        simulated=simulated,
-        include_landing=options.include_landing,
-        claim_landing=claim_landing,
+    return ingest_source_hour(
+        store, COMMERCE, feed_name, interval, options, claim_landing=claim_landing
     )
 
 
@@ -94,12 +98,4 @@ def ingest_commerce(
     store: ObjectStore, interval: Interval, options: CommerceRunOptions | None = None
 ) -> dict[str, list[Manifest]]:
     """Ingest every hour of ``interval`` for both feeds; landing files go to its last hour."""
-    options = options or CommerceRunOptions()
-    hours = interval.hours()
-    return {
-        name: [
-            ingest_commerce_hour(store, name, hour, options, claim_landing=hour == hours[-1])
-            for hour in hours
-        ]
-        for name in FEEDS
-    }
+    return ingest_source(store, COMMERCE, interval, options or CommerceRunOptions())

@@ -10,9 +10,9 @@ simulator that also yields labels (the truth a model is later scored against).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -90,3 +90,52 @@ def ingest_feed_hour(
         files=files,
         files_rejected=rejected,
     )
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source of several feeds ingested side by side, hour by hour.
+
+    ``simulate(feed_name, interval, options)`` returns the simulator's hour of
+    one feed; ``options`` is an instance of ``options_type``, the source's run
+    options (the DAG's Params), with at least ``simulate`` and ``include_landing``.
+    """
+
+    feeds: Mapping[str, Feed]
+    simulate: Callable[[str, Interval, Any], SimulatedWire]
+    options_type: type
+
+
+def ingest_source_hour(
+    store: ObjectStore,
+    source: Source,
+    feed_name: str,
+    interval: Interval,
+    options: Any,
+    *,
+    claim_landing: bool = True,
+) -> Manifest:
+    """One hour of one feed of ``source``, simulated and/or from landing files."""
+    simulated = source.simulate(feed_name, interval, options) if options.simulate else None
+    return ingest_feed_hour(
+        store,
+        source.feeds[feed_name],
+        interval,
+        simulated=simulated,
+        include_landing=options.include_landing,
+        claim_landing=claim_landing,
+    )
+
+
+def ingest_source(
+    store: ObjectStore, source: Source, interval: Interval, options: Any
+) -> dict[str, list[Manifest]]:
+    """Every hour of ``interval`` for every feed; new landing files go to its last hour."""
+    hours = interval.hours()
+    return {
+        name: [
+            ingest_source_hour(store, source, name, hour, options, claim_landing=hour == hours[-1])
+            for hour in hours
+        ]
+        for name in source.feeds
+    }

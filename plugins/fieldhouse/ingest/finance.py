@@ -19,7 +19,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from fieldhouse.ingest.feeds import Feed, SimulatedWire, ingest_feed_hour
+from fieldhouse.ingest.feeds import (
+    Feed,
+    SimulatedWire,
+    Source,
+    ingest_source,
+    ingest_source_hour,
+)
 from fieldhouse.ingest.partitions import Manifest
 from fieldhouse.quality.finance import (
     CHARGEBACK_SCHEMA,
@@ -81,6 +87,20 @@ def register_customers(store: ObjectStore, options: FinanceRunOptions) -> pd.Dat
     return registry
 
 
+def _simulate(feed_name: str, interval: Interval, options: FinanceRunOptions) -> SimulatedWire:
+    from fieldhouse.sources import finance
+
+    simulate = {
+        "transactions": finance.simulate_transactions,
+        "chargebacks": finance.simulate_chargebacks,
+    }[feed_name]
+    batch = simulate(interval, options.seed, customers=options.customers)
+    return SimulatedWire(batch.readings, batch.labels)
+
+
+FINANCE = Source(FEEDS, _simulate, FinanceRunOptions)
+
+
 def ingest_finance_hour(
     store: ObjectStore,
     feed_name: str,
@@ -90,39 +110,16 @@ def ingest_finance_hour(
     claim_landing: bool = True,
 ) -> Manifest:
     """Ingest one hour of one finance feed (``transactions`` or ``chargebacks``)."""
-    feed = FEEDS[feed_name]
-    simulated = None
-    if options.simulate:
-        from fieldhouse.sources import finance
-
-        simulate = {
-            "transactions": finance.simulate_transactions,
-            "chargebacks": finance.simulate_chargebacks,
-        }[feed_name]
-        batch = simulate(interval, options.seed, customers=options.customers)
-        simulated = SimulatedWire(batch.readings, batch.labels)
-    return ingest_feed_hour(
-        store,
-        feed,
-        interval,
-        simulated=simulated,
-        include_landing=options.include_landing,
-        claim_landing=claim_landing,
+    return ingest_source_hour(
+        store, FINANCE, feed_name, interval, options, claim_landing=claim_landing
     )
 
 
 def ingest_finance(
     store: ObjectStore, interval: Interval, options: FinanceRunOptions | None = None
 ) -> dict[str, list[Manifest]]:
-    """Ingest every hour of ``interval`` for both feeds; landing files go to its last hour."""
+    """Ingest every hour of ``interval`` for both feeds, after the customer registry."""
     options = options or FinanceRunOptions()
     if options.simulate:
         register_customers(store, options)
-    hours = interval.hours()
-    return {
-        name: [
-            ingest_finance_hour(store, name, hour, options, claim_landing=hour == hours[-1])
-            for hour in hours
-        ]
-        for name in FEEDS
-    }
+    return ingest_source(store, FINANCE, interval, options)
