@@ -6,8 +6,10 @@ this module; it is not a script of its own.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib
+import json
 import os
 import platform
 import resource
@@ -167,3 +169,55 @@ def machine_table(machine: dict[str, Any]) -> list[str]:
     out = ["## Machine", "", "| | |", "|---|---|"]
     out += [f"| {key} | {value} |" for key, value in machine.items()]
     return [*out, ""]
+
+
+# --- Command line and output -----------------------------------------------------------
+
+
+def parse_arguments(
+    description: str, sizes: Any, results: str, argv: list[str] | None = None
+) -> argparse.Namespace:
+    """The options every benchmark script takes; ``results`` names its output files."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--sizes",
+        default="small,large",
+        help=f"comma-separated, from {', '.join(sizes)} (default: small,large)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="only the tiny size: a smoke test of the whole benchmark",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO_ROOT / "bench",
+        help=f"folder for {results}.md and {results}.json (default: bench/)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="runs of each repeated stage; the fastest counts (default: 2)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary stacks and stage logs"
+    )
+    args = parser.parse_args(argv)
+    args.sizes = (
+        ["quick"] if args.quick else [s.strip() for s in args.sizes.split(",") if s.strip()]
+    )
+    unknown = set(args.sizes) - set(sizes)
+    if unknown:
+        parser.error(f"unknown size(s) {sorted(unknown)}; choose from {list(sizes)}")
+    args.results = results
+    return args
+
+
+def write_results(args: argparse.Namespace, report: dict[str, Any], markdown: str) -> None:
+    """Print the Markdown report and write it and the raw figures to ``args.out``."""
+    print("\n" + markdown)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.results}.md").write_text(markdown)
+    (args.out / f"{args.results}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")

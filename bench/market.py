@@ -38,14 +38,15 @@ from pathlib import Path
 from typing import Any
 
 from common import (
-    REPO_ROOT,
     machine_facts,
     machine_table,
     own_minio,
+    parse_arguments,
     ratio,
     run_stage,
     settings,
     store,
+    write_results,
 )
 
 
@@ -905,40 +906,7 @@ BASELINE_SCOPE = [
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--sizes",
-        default="small,large",
-        help=f"comma-separated, from {', '.join(SIZES)} (default: small,large)",
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="only the tiny size: a smoke test of the whole benchmark",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=REPO_ROOT / "bench",
-        help="folder for results-market.md and results-market.json (default: bench/)",
-    )
-    parser.add_argument(
-        "--repeat",
-        type=int,
-        default=2,
-        help="runs of each transform and baseline stage; the fastest counts (default: 2)",
-    )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the temporary stacks and stage logs"
-    )
-    args = parser.parse_args(argv)
-    args.sizes = (
-        ["quick"] if args.quick else [s.strip() for s in args.sizes.split(",") if s.strip()]
-    )
-    unknown = set(args.sizes) - set(SIZES)
-    if unknown:
-        parser.error(f"unknown size(s) {sorted(unknown)}; choose from {list(SIZES)}")
-    return args
+    return parse_arguments(__doc__.splitlines()[0], SIZES, "results-market", argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -961,10 +929,7 @@ def main(argv: list[str] | None = None) -> int:
         "total_seconds": time.perf_counter() - started,
     }
     markdown = render_markdown(report)
-    print("\n" + markdown)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results-market.md").write_text(markdown)
-    (args.out / "results-market.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    write_results(args, report, markdown)
     return 0
 
 

@@ -23,7 +23,6 @@ the held-out (later) period. Results go to stdout, ``bench/results-ml.md`` and
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -34,13 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from common import (
-    REPO_ROOT,
     machine_facts,
     machine_table,
     own_minio,
+    parse_arguments,
     run_stage,
     settings,
     store,
+    write_results,
 )
 
 SIZES: dict[str, dict[str, Any]] = {
@@ -240,18 +240,7 @@ def _number(value: Any) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="small,large", help="comma-separated sizes")
-    parser.add_argument("--quick", action="store_true", help="only the tiny size")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per stage; fastest counts")
-    parser.add_argument("--keep", action="store_true", help="keep the stacks and stage logs")
-    args = parser.parse_args(argv)
-    args.sizes = ["quick"] if args.quick else [s.strip() for s in args.sizes.split(",") if s]
-    unknown = set(args.sizes) - set(SIZES)
-    if unknown:
-        parser.error(f"unknown sizes {sorted(unknown)}; choose from {sorted(SIZES)}")
-    return args
+    return parse_arguments(__doc__.splitlines()[0], SIZES, "results-ml", argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,10 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         "total_seconds": time.perf_counter() - started,
     }
     markdown = render_markdown(report)
-    print("\n" + markdown)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results-ml.md").write_text(markdown)
-    (args.out / "results-ml.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    write_results(args, report, markdown)
     return 0
 
 

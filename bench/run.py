@@ -34,7 +34,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import REPO_ROOT, machine_facts, machine_table, own_minio, run_stage
+from common import (
+    REPO_ROOT,
+    machine_facts,
+    machine_table,
+    own_minio,
+    parse_arguments,
+    run_stage,
+    write_results,
+)
 from common import ratio as _ratio
 from common import settings as _settings
 from common import store as _store
@@ -649,40 +657,7 @@ BASELINE_SCOPE = [
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--sizes",
-        default="small,large",
-        help=f"comma-separated, from {', '.join(FLEET_SIZES)} (default: small,large)",
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="only the tiny size: a smoke test of the whole benchmark",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=REPO_ROOT / "bench",
-        help="folder for results.md and results.json (default: bench/)",
-    )
-    parser.add_argument(
-        "--repeat",
-        type=int,
-        default=2,
-        help="runs of each transform and baseline stage; the fastest counts (default: 2)",
-    )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the temporary stacks and stage logs"
-    )
-    args = parser.parse_args(argv)
-    args.sizes = (
-        ["quick"] if args.quick else [s.strip() for s in args.sizes.split(",") if s.strip()]
-    )
-    unknown = set(args.sizes) - set(FLEET_SIZES)
-    if unknown:
-        parser.error(f"unknown size(s) {sorted(unknown)}; choose from {list(FLEET_SIZES)}")
-    return args
+    return parse_arguments(__doc__.splitlines()[0], FLEET_SIZES, "results", argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -710,10 +685,7 @@ def main(argv: list[str] | None = None) -> int:
         "total_seconds": time.perf_counter() - started,
     }
     markdown = render_markdown(report)
-    print("\n" + markdown)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.md").write_text(markdown)
-    (args.out / "results.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    write_results(args, report, markdown)
     return 0
 
 

@@ -22,11 +22,11 @@ from fieldhouse.storage.keys import (
     COMMERCE_SHIPMENT_EVENTS,
     COMMERCE_SHIPMENTS_LANDING,
     Bucket,
-    Dataset,
     Interval,
 )
 from fieldhouse.storage.objects import ObjectStore
 from fieldhouse.storage.parquet import from_parquet_bytes
+from tests.integration.objects import object_etags, read_all, read_hours
 
 pytestmark = pytest.mark.integration
 
@@ -40,28 +40,6 @@ FEEDS = {
     "orders": (COMMERCE_ORDERS, "order_id", "ordered_at", ORDER_SCHEMA),
     "shipment_events": (COMMERCE_SHIPMENT_EVENTS, "event_id", "event_ts", SHIPMENT_EVENT_SCHEMA),
 }
-
-
-def _snapshot(store: ObjectStore) -> dict[str, str]:
-    """Every object in raw/ and quarantine/ with its ETag, manifests aside."""
-    return {
-        obj.key.uri: obj.etag
-        for bucket in (Bucket.RAW, Bucket.QUARANTINE)
-        for obj in store.list(bucket, "")
-        if not obj.key.key.startswith("_manifests/")
-    }
-
-
-def _read_all(store: ObjectStore, bucket: Bucket, prefix: str) -> pd.DataFrame:
-    frames = [from_parquet_bytes(store.get_bytes(o.key)) for o in store.list(bucket, prefix)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _read_hours(store: ObjectStore, dataset: Dataset, interval: Interval) -> pd.DataFrame:
-    return pd.concat(
-        [from_parquet_bytes(store.get_bytes(dataset.raw(h))) for h in interval.hours()],
-        ignore_index=True,
-    )
 
 
 def _ids(frame: pd.DataFrame, key: str) -> set[str]:
@@ -97,8 +75,8 @@ def test_each_feed_writes_one_partition_per_hour_that_reconciles(store: ObjectSt
             assert ((raw[event_time] >= hour.start) & (raw[event_time] < hour.end)).all()
             assert str(raw[event_time].dtype) == "datetime64[us, UTC]"
 
-        raw = _read_all(store, Bucket.RAW, dataset.path + "/")
-        quarantined = _read_all(store, Bucket.QUARANTINE, dataset.path + "/")
+        raw = read_all(store, Bucket.RAW, dataset.path + "/")
+        quarantined = read_all(store, Bucket.QUARANTINE, dataset.path + "/")
         reasons = _reason_totals(manifests[name])
         assert sum(m.rows_in for m in manifests[name]) == len(raw) + len(quarantined)
         assert sum(reasons.values()) == len(quarantined)
@@ -119,10 +97,10 @@ def test_rerun_is_identical_and_a_sub_interval_rerun_replaces_only_its_hours(
     store: ObjectStore,
 ) -> None:
     first = ingest_commerce(store, RUN, OPTIONS)
-    before = _snapshot(store)
+    before = object_etags(store)
     second = ingest_commerce(store, RUN, OPTIONS)
 
-    assert _snapshot(store) == before  # same keys, byte-identical bodies (ETags)
+    assert object_etags(store) == before  # same keys, byte-identical bodies (ETags)
     for name in FEEDS:
         assert [m.rows_in for m in second[name]] == [m.rows_in for m in first[name]]
         assert [m.reasons for m in second[name]] == [m.reasons for m in first[name]]
@@ -130,7 +108,7 @@ def test_rerun_is_identical_and_a_sub_interval_rerun_replaces_only_its_hours(
     # The middle hour again, from a different seed: only its partitions change.
     middle = RUN.hours()[1]
     reseeded = ingest_commerce(store, middle, replace(OPTIONS, seed=12))
-    after = _snapshot(store)
+    after = object_etags(store)
 
     def outside(snapshot: dict[str, str]) -> dict[str, str]:
         return {uri: etag for uri, etag in snapshot.items() if middle.partition not in uri}
@@ -143,7 +121,7 @@ def test_rerun_is_identical_and_a_sub_interval_rerun_replaces_only_its_hours(
         assert store.get_json(dataset.manifest(middle))["rows_in"] == manifest.rows_in
         raw = from_parquet_bytes(store.get_bytes(dataset.raw(middle)))
         assert len(raw) == manifest.rows_written
-        assert _read_hours(store, dataset, RUN)[key].is_unique
+        assert read_hours(store, dataset, RUN)[key].is_unique
 
 
 def test_late_scans_land_in_the_hour_they_were_made_and_only_once(store: ObjectStore) -> None:
@@ -151,8 +129,8 @@ def test_late_scans_land_in_the_hour_they_were_made_and_only_once(store: ObjectS
     ingest_commerce(store, NEXT, OPTIONS)
     both = Interval(RUN.start, NEXT.end)
 
-    scans = _read_hours(store, COMMERCE_SHIPMENT_EVENTS, both)
-    quarantined = _read_all(store, Bucket.QUARANTINE, COMMERCE_SHIPMENT_EVENTS.path + "/")
+    scans = read_hours(store, COMMERCE_SHIPMENT_EVENTS, both)
+    quarantined = read_all(store, Bucket.QUARANTINE, COMMERCE_SHIPMENT_EVENTS.path + "/")
     assert scans["event_id"].is_unique
     for hour in both.hours():
         raw = from_parquet_bytes(store.get_bytes(COMMERCE_SHIPMENT_EVENTS.raw(hour)))
@@ -163,9 +141,9 @@ def test_late_scans_land_in_the_hour_they_were_made_and_only_once(store: ObjectS
     assert stored_ids == set(whole.readings["event_id"])
 
     # Orders placed in the first run are scanned in the second one...
-    first_orders = set(_read_hours(store, COMMERCE_ORDERS, RUN)["order_id"])
-    all_orders = first_orders | set(_read_hours(store, COMMERCE_ORDERS, NEXT)["order_id"])
-    later = _read_hours(store, COMMERCE_SHIPMENT_EVENTS, NEXT)
+    first_orders = set(read_hours(store, COMMERCE_ORDERS, RUN)["order_id"])
+    all_orders = first_orders | set(read_hours(store, COMMERCE_ORDERS, NEXT)["order_id"])
+    later = read_hours(store, COMMERCE_SHIPMENT_EVENTS, NEXT)
     assert later["order_id"].isin(first_orders).any()
     # ...and most scans of either run are of orders placed before both.
     assert (~scans["order_id"].isin(all_orders)).mean() > 0.5
@@ -305,9 +283,9 @@ def test_landing_files_are_claimed_by_the_last_hour_and_reread_on_rerun(
         assert store.list(Bucket.LANDING, area.incoming_prefix, recursive=False) == []
 
     # A rerun reads the claimed files again and writes the very same objects.
-    before = _snapshot(store)
+    before = object_etags(store)
     again = ingest_commerce(store, RUN, OPTIONS)
-    assert _snapshot(store) == before
+    assert object_etags(store) == before
     for name in FEEDS:
         assert [(m.rows_in, m.reasons) for m in again[name]] == [
             (m.rows_in, m.reasons) for m in manifests[name]

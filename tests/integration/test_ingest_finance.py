@@ -28,11 +28,11 @@ from fieldhouse.storage.keys import (
     FINANCE_TRANSACTIONS,
     FINANCE_TRANSACTIONS_LANDING,
     Bucket,
-    Dataset,
     Interval,
 )
 from fieldhouse.storage.objects import ObjectStore
 from fieldhouse.storage.parquet import from_parquet_bytes
+from tests.integration.objects import object_etags, read_all, read_hours
 
 pytestmark = pytest.mark.integration
 
@@ -47,28 +47,6 @@ FEEDS = {
     "transactions": (FINANCE_TRANSACTIONS, "transaction_id", "ts", TRANSACTION_SCHEMA),
     "chargebacks": (FINANCE_CHARGEBACKS, "chargeback_id", "reported_at", CHARGEBACK_SCHEMA),
 }
-
-
-def _snapshot(store: ObjectStore) -> dict[str, str]:
-    """Every object in raw/ and quarantine/ with its ETag, manifests aside."""
-    return {
-        obj.key.uri: obj.etag
-        for bucket in (Bucket.RAW, Bucket.QUARANTINE)
-        for obj in store.list(bucket, "")
-        if not obj.key.key.startswith("_manifests/")
-    }
-
-
-def _read_all(store: ObjectStore, bucket: Bucket, prefix: str) -> pd.DataFrame:
-    frames = [from_parquet_bytes(store.get_bytes(o.key)) for o in store.list(bucket, prefix)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _read_hours(store: ObjectStore, dataset: Dataset, interval: Interval) -> pd.DataFrame:
-    return pd.concat(
-        [from_parquet_bytes(store.get_bytes(dataset.raw(h))) for h in interval.hours()],
-        ignore_index=True,
-    )
 
 
 def _ids(frame: pd.DataFrame, key: str) -> set[str]:
@@ -104,8 +82,8 @@ def test_each_feed_writes_one_partition_per_hour_that_reconciles(store: ObjectSt
             assert ((raw[event_time] >= hour.start) & (raw[event_time] < hour.end)).all()
             assert str(raw[event_time].dtype) == "datetime64[us, UTC]"
 
-        raw = _read_all(store, Bucket.RAW, dataset.path + "/")
-        quarantined = _read_all(store, Bucket.QUARANTINE, dataset.path + "/")
+        raw = read_all(store, Bucket.RAW, dataset.path + "/")
+        quarantined = read_all(store, Bucket.QUARANTINE, dataset.path + "/")
         reasons = _reason_totals(manifests[name])
         assert sum(m.rows_in for m in manifests[name]) == len(raw) + len(quarantined)
         assert sum(reasons.values()) == len(quarantined)
@@ -120,9 +98,9 @@ def test_each_feed_writes_one_partition_per_hour_that_reconciles(store: ObjectSt
     assert list(registry.columns) == list(CUSTOMER_COLUMNS)
     assert len(registry) == OPTIONS.customers
     assert registry["customer_id"].is_unique
-    transactions = _read_hours(store, FINANCE_TRANSACTIONS, RUN)
+    transactions = read_hours(store, FINANCE_TRANSACTIONS, RUN)
     assert transactions["customer_id"].isin(registry["customer_id"]).all()
-    labels = _read_hours(store, FINANCE_TRANSACTION_LABELS, RUN)
+    labels = read_hours(store, FINANCE_TRANSACTION_LABELS, RUN)
     label_keys = sorted(
         o.key.key for o in store.list(Bucket.RAW, FINANCE_TRANSACTION_LABELS.path + "/")
     )
@@ -135,10 +113,10 @@ def test_rerun_is_identical_and_a_sub_interval_rerun_replaces_only_its_hours(
     store: ObjectStore,
 ) -> None:
     first = ingest_finance(store, RUN, OPTIONS)
-    before = _snapshot(store)
+    before = object_etags(store)
     second = ingest_finance(store, RUN, OPTIONS)
 
-    assert _snapshot(store) == before  # same keys, byte-identical bodies (ETags)
+    assert object_etags(store) == before  # same keys, byte-identical bodies (ETags)
     for name in FEEDS:
         assert [m.rows_in for m in second[name]] == [m.rows_in for m in first[name]]
         assert [m.reasons for m in second[name]] == [m.reasons for m in first[name]]
@@ -146,7 +124,7 @@ def test_rerun_is_identical_and_a_sub_interval_rerun_replaces_only_its_hours(
     # The first hour again, from a different seed: only its partitions change.
     hour = RUN.hours()[0]
     reseeded = ingest_finance(store, hour, replace(OPTIONS, seed=6))
-    after = _snapshot(store)
+    after = object_etags(store)
 
     def outside(snapshot: dict[str, str]) -> dict[str, str]:
         # The registry is replaced whole by every run, so it follows the new seed too.
@@ -163,7 +141,7 @@ def test_rerun_is_identical_and_a_sub_interval_rerun_replaces_only_its_hours(
         assert store.get_json(dataset.manifest(hour))["rows_in"] == manifest.rows_in
         raw = from_parquet_bytes(store.get_bytes(dataset.raw(hour)))
         assert len(raw) == manifest.rows_written
-        assert _read_hours(store, dataset, RUN)[key].is_unique
+        assert read_hours(store, dataset, RUN)[key].is_unique
 
 
 def test_late_chargebacks_land_in_the_hour_they_are_reported_and_only_once(
@@ -173,10 +151,10 @@ def test_late_chargebacks_land_in_the_hour_they_are_reported_and_only_once(
     ingest_finance(store, NEXT, OPTIONS)
     both = Interval(RUN.start, NEXT.end)
 
-    chargebacks = _read_hours(store, FINANCE_CHARGEBACKS, both)
-    quarantined = _read_all(store, Bucket.QUARANTINE, FINANCE_CHARGEBACKS.path + "/")
-    assert len(_read_hours(store, FINANCE_CHARGEBACKS, RUN)) > 0
-    assert len(_read_hours(store, FINANCE_CHARGEBACKS, NEXT)) > 0
+    chargebacks = read_hours(store, FINANCE_CHARGEBACKS, both)
+    quarantined = read_all(store, Bucket.QUARANTINE, FINANCE_CHARGEBACKS.path + "/")
+    assert len(read_hours(store, FINANCE_CHARGEBACKS, RUN)) > 0
+    assert len(read_hours(store, FINANCE_CHARGEBACKS, NEXT)) > 0
     assert chargebacks["chargeback_id"].is_unique
     # Split in two runs or simulated in one go, the same chargebacks: none lost, none twice.
     whole = simulate_chargebacks(both, OPTIONS.seed, customers=OPTIONS.customers)
@@ -186,7 +164,7 @@ def test_late_chargebacks_land_in_the_hour_they_are_reported_and_only_once(
     made = whole.labels.set_index("chargeback_id")["transaction_ts"]
     delay = chargebacks["reported_at"] - chargebacks["chargeback_id"].map(made)
     assert (delay >= timedelta(days=CHARGEBACK_DAYS[0])).all()
-    transactions = _read_hours(store, FINANCE_TRANSACTIONS, both)
+    transactions = read_hours(store, FINANCE_TRANSACTIONS, both)
     assert not chargebacks["transaction_id"].isin(transactions["transaction_id"]).any()
     for hour in both.hours():
         raw = from_parquet_bytes(store.get_bytes(FINANCE_CHARGEBACKS.raw(hour)))
@@ -321,9 +299,9 @@ def test_landing_files_are_claimed_by_the_last_hour_and_reread_on_rerun(
         assert store.list(Bucket.LANDING, area.incoming_prefix, recursive=False) == []
 
     # A rerun reads the claimed files again and writes the very same objects.
-    before = _snapshot(store)
+    before = object_etags(store)
     again = ingest_finance(store, RUN, OPTIONS)
-    assert _snapshot(store) == before
+    assert object_etags(store) == before
     for name in FEEDS:
         assert [(m.rows_in, m.reasons) for m in again[name]] == [
             (m.rows_in, m.reasons) for m in manifests[name]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pandas as pd
 import pytest
 
 from fieldhouse.ingest.prices import PriceRunOptions, ingest_prices
@@ -19,6 +18,7 @@ from fieldhouse.storage.keys import (
 )
 from fieldhouse.storage.objects import ObjectStore
 from fieldhouse.storage.parquet import from_parquet_bytes
+from tests.integration.objects import object_etags, read_all
 
 pytestmark = pytest.mark.integration
 
@@ -26,21 +26,6 @@ pytestmark = pytest.mark.integration
 DAY = Interval(datetime(2026, 11, 18, tzinfo=UTC), datetime(2026, 11, 19, tzinfo=UTC))
 HOUR = Interval(datetime(2026, 11, 18, 15, tzinfo=UTC), datetime(2026, 11, 18, 16, tzinfo=UTC))
 OPTIONS = PriceRunOptions(seed=3)
-
-
-def _snapshot(store: ObjectStore) -> dict[str, str]:
-    """Every object in raw/ and quarantine/ with its ETag, manifests aside."""
-    return {
-        obj.key.uri: obj.etag
-        for bucket in (Bucket.RAW, Bucket.QUARANTINE)
-        for obj in store.list(bucket, "")
-        if not obj.key.key.startswith("_manifests/")
-    }
-
-
-def _read_all(store: ObjectStore, bucket: Bucket, prefix: str) -> pd.DataFrame:
-    frames = [from_parquet_bytes(store.get_bytes(o.key)) for o in store.list(bucket, prefix)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def test_a_trading_day_writes_one_partition_per_hour_that_reconciles(store: ObjectStore) -> None:
@@ -58,8 +43,8 @@ def test_a_trading_day_writes_one_partition_per_hour_that_reconciles(store: Obje
         assert (raw["ingested_at"] == hour.end).all()
         assert ((raw["bar_start"] >= hour.start) & (raw["bar_start"] < hour.end)).all()
 
-    raw = _read_all(store, Bucket.RAW, MARKET_PRICE_BARS.path + "/")
-    quarantined = _read_all(store, Bucket.QUARANTINE, MARKET_PRICE_BARS.path + "/")
+    raw = read_all(store, Bucket.RAW, MARKET_PRICE_BARS.path + "/")
+    quarantined = read_all(store, Bucket.QUARANTINE, MARKET_PRICE_BARS.path + "/")
     total_reasons: dict[str, int] = {}
     for manifest in manifests:
         for reason, count in manifest.reasons.items():
@@ -83,7 +68,7 @@ def test_a_trading_day_writes_one_partition_per_hour_that_reconciles(store: Obje
     assert (raw["high"] >= raw[["open", "close", "low"]].max(axis=1)).all()
     assert str(raw["bar_start"].dtype) == "datetime64[us, UTC]"
     assert str(raw["volume"].dtype) == "Int64"
-    labels = _read_all(store, Bucket.RAW, MARKET_PRICE_LABELS.path + "/")
+    labels = read_all(store, Bucket.RAW, MARKET_PRICE_LABELS.path + "/")
     assert set(raw["event_id"]) <= set(labels["event_id"])
     registry = from_parquet_bytes(store.get_bytes(MARKET_INSTRUMENTS.key))
     assert sorted(registry["instrument_id"]) == sorted(i.instrument_id for i in INSTRUMENTS)
@@ -92,10 +77,10 @@ def test_a_trading_day_writes_one_partition_per_hour_that_reconciles(store: Obje
 def test_rerun_replaces_the_interval_with_identical_objects(store: ObjectStore) -> None:
     two_hours = Interval(HOUR.start, HOUR.start.replace(hour=17))
     first = ingest_prices(store, two_hours, OPTIONS)
-    before = _snapshot(store)
+    before = object_etags(store)
     second = ingest_prices(store, two_hours, OPTIONS)
 
-    assert _snapshot(store) == before  # same keys, byte-identical bodies (ETags)
+    assert object_etags(store) == before  # same keys, byte-identical bodies (ETags)
     assert [m.rows_in for m in second] == [m.rows_in for m in first]
     assert [m.reasons for m in second] == [m.reasons for m in first]
 

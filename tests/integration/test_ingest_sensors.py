@@ -18,21 +18,12 @@ from fieldhouse.storage.keys import (
 )
 from fieldhouse.storage.objects import ObjectStore
 from fieldhouse.storage.parquet import from_parquet_bytes
+from tests.integration.objects import object_etags
 
 pytestmark = pytest.mark.integration
 
 HOUR = Interval(datetime(2026, 11, 22, 13, tzinfo=UTC), datetime(2026, 11, 22, 14, tzinfo=UTC))
 SMALL = SensorRunOptions(fleet_size=12, seed=3)
-
-
-def _snapshot(store: ObjectStore) -> dict[str, str]:
-    """Every object in raw/ and quarantine/ with its ETag, manifests aside."""
-    return {
-        obj.key.uri: obj.etag
-        for bucket in (Bucket.RAW, Bucket.QUARANTINE)
-        for obj in store.list(bucket, "")
-        if "/_manifests/" not in obj.key.uri and not obj.key.key.startswith("_manifests/")
-    }
 
 
 def test_one_hour_writes_partitions_that_reconcile(store: ObjectStore) -> None:
@@ -60,10 +51,10 @@ def test_one_hour_writes_partitions_that_reconcile(store: ObjectStore) -> None:
 
 def test_rerun_replaces_the_interval_with_identical_objects(store: ObjectStore) -> None:
     first = ingest_sensors(store, HOUR, SMALL)
-    before = _snapshot(store)
+    before = object_etags(store)
     second = ingest_sensors(store, HOUR, SMALL)
 
-    assert _snapshot(store) == before  # same keys, byte-identical bodies (ETags)
+    assert object_etags(store) == before  # same keys, byte-identical bodies (ETags)
     assert [m.rows_in for m in second] == [m.rows_in for m in first]
     assert [m.reasons for m in second] == [m.reasons for m in first]
 
