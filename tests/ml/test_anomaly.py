@@ -139,3 +139,18 @@ def test_retraining_registers_then_keeps_an_equal_champion(lake_features, minio_
     assert registry.versions(store, SENSOR_ANOMALY_MODEL) == sorted(
         [first["version"], second["version"]]
     )
+
+
+def test_a_rerun_of_a_scheduled_run_registers_nothing_new(lake_features, minio_server) -> None:
+    """As train_models calls it: keyed by the logical date, without scoring."""
+    from fieldhouse.ml import registry
+    from fieldhouse.ml.training import SENSOR_ANOMALY_MODEL, retrain
+
+    store = ObjectStore(minio_server)
+    key = "2026-11-23T03:00:00+00:00"
+    first = retrain(store, minio_server, SENSOR_ANOMALY_MODEL, score=False, run_key=key)
+    before = registry.versions(store, SENSOR_ANOMALY_MODEL)
+    again = retrain(store, minio_server, SENSOR_ANOMALY_MODEL, score=False, run_key=key)
+
+    assert again["rerun"] and again["version"] == first["version"]
+    assert registry.versions(store, SENSOR_ANOMALY_MODEL) == before

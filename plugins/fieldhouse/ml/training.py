@@ -243,7 +243,11 @@ def _fingerprint(features: pd.DataFrame) -> str:
     """
     import hashlib
 
-    rows = pd.util.hash_pandas_object(features, index=False).to_numpy()
+    # Values pandas cannot hash (lists, arrays) are hashed by their text.
+    hashable = features.apply(
+        lambda column: column.astype(str) if column.dtype == object else column
+    )
+    rows = pd.util.hash_pandas_object(hashable, index=False).to_numpy()
     return hashlib.sha256(rows.tobytes()).hexdigest()[:16]
 
 
