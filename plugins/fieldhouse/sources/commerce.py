@@ -26,8 +26,7 @@ of duplicates. Labels give each shipment's true delivery time.
 from __future__ import annotations
 
 import functools
-import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -39,6 +38,16 @@ from fieldhouse.quality.commerce import (
     ORDER_SCHEMA,
     ORIGIN_COUNTRY,
     SHIPMENT_EVENT_SCHEMA,
+)
+from fieldhouse.sources.simulation import (
+    SimulatedBatch,
+    bounds,
+    hour_after,
+    iso_text,
+    platform_columns,
+    stable_hash,
+    utc_series,
+    with_duplicates,
 )
 from fieldhouse.storage.keys import Interval
 
@@ -107,12 +116,6 @@ class CommerceFaults:
 DEFAULT_FAULTS = CommerceFaults()
 
 
-@dataclass(frozen=True)
-class SimulatedBatch:
-    readings: pd.DataFrame  # a wire frame of the feed's schema
-    labels: pd.DataFrame = field(repr=False)
-
-
 def delivery_days(
     country: str, carrier: str, month: int, *, customs_days: float | None = None
 ) -> float:
@@ -134,8 +137,8 @@ def simulate_orders(
     faults: CommerceFaults = DEFAULT_FAULTS,
 ) -> SimulatedBatch:
     """The orders placed in ``interval`` and, as labels, their shipments' true delivery."""
-    start, end = _bounds(interval)
-    hours = [_hour(h, seed, orders_per_hour, faults) for h in range(start // HOUR, _ceil(end))]
+    start, end = bounds(interval)
+    hours = [_hour(h, seed, orders_per_hour, faults) for h in range(start // HOUR, hour_after(end))]
     orders = pd.concat([h.orders for h in hours], ignore_index=True)
     orders = orders[(orders["second"] >= start) & (orders["second"] < end)]
     orders = orders.sort_values(["second", "order_id"], kind="stable", ignore_index=True)
@@ -153,9 +156,9 @@ def simulate_shipment_events(
 
     Labels are the shipments delivered in ``interval``, with their true delivery time.
     """
-    start, end = _bounds(interval)
+    start, end = bounds(interval)
     first = (start - LOOKBACK_DAYS * DAY) // HOUR
-    hours = [_hour(h, seed, orders_per_hour, faults) for h in range(first, _ceil(end))]
+    hours = [_hour(h, seed, orders_per_hour, faults) for h in range(first, hour_after(end))]
     # Each hour's frames are sorted by time, so taking the interval is a binary
     # search per hour instead of a filter over weeks of rows.
     events = _concat_slices([h.events for h in hours], "second", start, end)
@@ -188,18 +191,10 @@ def _concat_slices(frames: list[pd.DataFrame], column: str, start: int, end: int
     return pd.concat(parts, ignore_index=True)
 
 
-def _bounds(interval: Interval) -> tuple[int, int]:
-    return int(interval.start.timestamp()), int(interval.end.timestamp())
-
-
-def _ceil(end: int) -> int:
-    return -(-end // HOUR)
-
-
 @functools.lru_cache(maxsize=8192)
 def _hour(hour: int, seed: int, orders_per_hour: float, faults: CommerceFaults) -> _Hour:
     """Every order placed in one hour, and every scan its shipment will ever get."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, _stable_hash("orders"), hour]))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, stable_hash("orders"), hour]))
     hour_of_day = hour % 24
     busy = 1.0 + 0.5 * np.sin(2 * np.pi * (hour_of_day - 12) / 24)  # peaks at 18:00 UTC
     n = int(rng.poisson(orders_per_hour * busy))
@@ -304,37 +299,18 @@ def _scans(orders: pd.DataFrame, rng: np.random.Generator, faults: CommerceFault
 # --- rendering -------------------------------------------------------------------------
 
 
-def _iso(seconds: np.ndarray) -> np.ndarray:
-    text = np.datetime_as_string(np.asarray(seconds, dtype=np.int64).astype("datetime64[s]"))
-    return np.char.add(text.astype(str), "Z").astype(object)
-
-
-def _with_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
-    copies = np.flatnonzero(frame["duplicate"].to_numpy())
-    rows = np.sort(np.concatenate([np.arange(len(frame)), copies]), kind="stable")
-    return frame.iloc[rows].reset_index(drop=True)
-
-
-def _platform(n: int) -> dict[str, np.ndarray]:
-    return {
-        "origin": np.full(n, ORIGIN, dtype=object),
-        "parse_error": np.full(n, None, dtype=object),
-        "raw_record": np.full(n, None, dtype=object),
-    }
-
-
 def _order_wire(orders: pd.DataFrame) -> pd.DataFrame:
     """Render orders as text, with duplicates and malformations."""
     if orders.empty:
         return ORDER_SCHEMA.empty_wire_frame()
-    frame = _with_duplicates(orders)
+    frame = with_duplicates(orders)
     malformed = frame["malformed"].to_numpy()
     amount = np.array([f"{a:.2f}" for a in frame["amount"]], dtype=object)
     amount[malformed == 0] = [a.replace(".", ",") for a in amount[malformed == 0]]
     amount[malformed == 1] = ["-" + a for a in amount[malformed == 1]]
     country = frame["destination_country"].to_numpy(dtype=object).copy()
     country[malformed == 2] = UNKNOWN_COUNTRY
-    ordered_at = _iso(frame["second"].to_numpy())
+    ordered_at = iso_text(frame["second"].to_numpy())
     ordered_at[malformed == 3] = [t[:-1].replace("T", " ") for t in ordered_at[malformed == 3]]
     return pd.DataFrame(
         {
@@ -345,7 +321,7 @@ def _order_wire(orders: pd.DataFrame) -> pd.DataFrame:
             "currency": frame["currency"].to_numpy(dtype=object),
             "amount": amount,
             "item_count": frame["item_count"].astype(str).to_numpy(dtype=object),
-            **_platform(len(frame)),
+            **platform_columns(len(frame), ORIGIN),
         }
     )[list(ORDER_SCHEMA.wire_columns)]
 
@@ -354,13 +330,13 @@ def _event_wire(events: pd.DataFrame) -> pd.DataFrame:
     """Render scans as text, with duplicates and malformations."""
     if events.empty:
         return SHIPMENT_EVENT_SCHEMA.empty_wire_frame()
-    frame = _with_duplicates(events)
+    frame = with_duplicates(events)
     malformed = frame["malformed"].to_numpy()
     event_type = frame["event_type"].to_numpy(dtype=object).copy()
     event_type[malformed == 0] = UNKNOWN_EVENT_TYPE
     carrier = frame["carrier"].to_numpy(dtype=object).copy()
     carrier[malformed == 1] = UNKNOWN_CARRIER
-    event_ts = _iso(frame["second"].to_numpy())
+    event_ts = iso_text(frame["second"].to_numpy())
     event_ts[malformed == 2] = [t[:-1] for t in event_ts[malformed == 2]]  # no offset
     return pd.DataFrame(
         {
@@ -371,15 +347,9 @@ def _event_wire(events: pd.DataFrame) -> pd.DataFrame:
             "event_type": event_type,
             "event_ts": event_ts,
             "location": frame["location"].to_numpy(dtype=object),
-            **_platform(len(frame)),
+            **platform_columns(len(frame), ORIGIN),
         }
     )[list(SHIPMENT_EVENT_SCHEMA.wire_columns)]
-
-
-def _utc(seconds: np.ndarray) -> pd.Series:
-    return pd.Series(
-        pd.to_datetime(np.asarray(seconds, dtype=np.int64), unit="s", utc=True)
-    ).astype("datetime64[us, UTC]")
 
 
 def _shipment_labels(orders: pd.DataFrame) -> pd.DataFrame:
@@ -390,15 +360,10 @@ def _shipment_labels(orders: pd.DataFrame) -> pd.DataFrame:
             "order_id": orders["order_id"].to_numpy(dtype=object),
             "carrier": orders["carrier"].to_numpy(dtype=object),
             "destination_country": orders["destination_country"].to_numpy(dtype=object),
-            "ordered_at": _utc(orders["second"].to_numpy()),
-            "delivered_at": _utc(orders["delivered"].to_numpy()),
+            "ordered_at": utc_series(orders["second"].to_numpy()),
+            "delivered_at": utc_series(orders["delivered"].to_numpy()),
             "delivery_days": orders["delivery_days"].to_numpy(dtype=np.float64),
             "customs": orders["customs"].to_numpy(dtype=bool),
             "exception": orders["exception"].to_numpy(dtype=bool),
         }
     )
-
-
-def _stable_hash(text: str) -> int:
-    """A 64-bit hash that, unlike ``hash()``, is the same in every process."""
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")

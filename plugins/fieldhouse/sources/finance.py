@@ -31,13 +31,22 @@ of duplicates. Labels give each transaction's truth (``is_fraud``, ``pattern``).
 from __future__ import annotations
 
 import functools
-import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from fieldhouse.quality.finance import CHARGEBACK_SCHEMA, TRANSACTION_SCHEMA
+from fieldhouse.sources.simulation import (
+    SimulatedBatch,
+    bounds,
+    hour_after,
+    iso_text,
+    platform_columns,
+    stable_hash,
+    utc_series,
+    with_duplicates,
+)
 from fieldhouse.storage.keys import Interval
 
 ORIGIN = "finance_simulator"
@@ -106,16 +115,10 @@ class FinanceFaults:
 DEFAULT_FAULTS = FinanceFaults()
 
 
-@dataclass(frozen=True)
-class SimulatedBatch:
-    readings: pd.DataFrame  # a wire frame of the feed's schema
-    labels: pd.DataFrame = field(repr=False)
-
-
 @functools.lru_cache(maxsize=16)
 def customer_profiles(seed: int, customers: int) -> pd.DataFrame:
     """Each customer's stable habits (the reference data of the finance source)."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, _stable_hash("customers")]))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, stable_hash("customers")]))
     homes = np.array(tuple(HOME_CURRENCIES), dtype=object)
     home = homes[rng.choice(len(homes), customers, p=_HOME_SHARE / _HOME_SHARE.sum())]
     currency = np.array([HOME_CURRENCIES[h] for h in home], dtype=object)
@@ -127,7 +130,7 @@ def customer_profiles(seed: int, customers: int) -> pd.DataFrame:
             "home_country": home,
             "currency": currency,
             "device_id": np.array(
-                [f"DEV-{_stable_hash(f'{seed}-{i}') % 10**10:010d}" for i in ids], dtype=object
+                [f"DEV-{stable_hash(f'{seed}-{i}') % 10**10:010d}" for i in ids], dtype=object
             ),
             "typical_amount": np.round(rng.lognormal(3.4, 0.6, customers) * scale, 2),
             "per_hour": rng.uniform(0.02, 0.15, customers),
@@ -139,7 +142,7 @@ def customer_profiles(seed: int, customers: int) -> pd.DataFrame:
 
 def second_device(seed: int, customer_id: str) -> str:
     """The customer's second device, the same in every hour."""
-    return f"DEV-{_stable_hash(f'{seed}-{customer_id}-second') % 10**10:010d}"
+    return f"DEV-{stable_hash(f'{seed}-{customer_id}-second') % 10**10:010d}"
 
 
 def simulate_transactions(
@@ -150,8 +153,8 @@ def simulate_transactions(
     faults: FinanceFaults = DEFAULT_FAULTS,
 ) -> SimulatedBatch:
     """The transactions made in ``interval``, and labels of which were fraud."""
-    start, end = _bounds(interval)
-    hours = [_hour(h, seed, customers, faults) for h in range(start // HOUR, _ceil(end))]
+    start, end = bounds(interval)
+    hours = [_hour(h, seed, customers, faults) for h in range(start // HOUR, hour_after(end))]
     frame = pd.concat(hours, ignore_index=True)
     frame = frame[(frame["second"] >= start) & (frame["second"] < end)]
     frame = frame.sort_values(["second", "transaction_id"], kind="stable", ignore_index=True)
@@ -166,9 +169,9 @@ def simulate_chargebacks(
     faults: FinanceFaults = DEFAULT_FAULTS,
 ) -> SimulatedBatch:
     """The chargebacks reported in ``interval``, of fraud up to :data:`LOOKBACK_DAYS` before."""
-    start, end = _bounds(interval)
+    start, end = bounds(interval)
     first = (start - LOOKBACK_DAYS * DAY) // HOUR
-    incidents = [_fraud(h, seed, customers, faults) for h in range(first, _ceil(end))]
+    incidents = [_fraud(h, seed, customers, faults) for h in range(first, hour_after(end))]
     incidents = [frame for frame in incidents if len(frame)] or incidents[:1]
     fraud = pd.concat(incidents, ignore_index=True)
     fraud = fraud[(fraud["reported"] >= start) & (fraud["reported"] < end)]
@@ -179,18 +182,10 @@ def simulate_chargebacks(
 # --- one hour of spending --------------------------------------------------------------
 
 
-def _bounds(interval: Interval) -> tuple[int, int]:
-    return int(interval.start.timestamp()), int(interval.end.timestamp())
-
-
-def _ceil(end: int) -> int:
-    return -(-end // HOUR)
-
-
 @functools.lru_cache(maxsize=8192)
 def _hour(hour: int, seed: int, customers: int, faults: FinanceFaults) -> pd.DataFrame:
     """Every transaction of one hour, ordinary and fraudulent, with its faults drawn."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, _stable_hash("spend"), hour]))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, stable_hash("spend"), hour]))
     profiles = customer_profiles(seed, customers)
     # Quiet at night (UTC), busiest mid-afternoon.
     awake = 0.3 + 0.9 * max(0.0, float(np.sin(np.pi * ((hour % 24) - 6) / 18)))
@@ -229,7 +224,7 @@ def _hour(hour: int, seed: int, customers: int, faults: FinanceFaults) -> pd.Dat
     new = remote & (draw >= SECOND_DEVICE_SHARE) & (draw < SECOND_DEVICE_SHARE + NEW_DEVICE_SHARE)
     device[second] = [second_device(seed, c) for c in chosen["customer_id"].to_numpy()[second]]
     device[new] = [
-        f"DEV-N{_stable_hash(f'{seed}-{hour}-{i}') % 10**9:09d}" for i in np.flatnonzero(new)
+        f"DEV-N{stable_hash(f'{seed}-{hour}-{i}') % 10**9:09d}" for i in np.flatnonzero(new)
     ]
     ordinary = pd.DataFrame(
         {
@@ -259,7 +254,7 @@ def _hour(hour: int, seed: int, customers: int, faults: FinanceFaults) -> pd.Dat
 @functools.lru_cache(maxsize=16384)
 def _fraud(hour: int, seed: int, customers: int, faults: FinanceFaults) -> pd.DataFrame:
     """The fraud incident of one hour, if any, and when each transaction is charged back."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, _stable_hash("fraud"), hour]))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, stable_hash("fraud"), hour]))
     columns = [
         "transaction_id",
         "customer_id",
@@ -291,7 +286,7 @@ def _fraud(hour: int, seed: int, customers: int, faults: FinanceFaults) -> pd.Da
         abroad = RISKY_COUNTRIES if rng.random() < 0.6 else TRAVEL_COUNTRIES
         abroad = tuple(c for c in abroad if c != victim["home_country"])
         country = abroad[int(rng.integers(0, len(abroad)))]
-        device = f"DEV-X{_stable_hash(f'{seed}-{hour}') % 10**9:09d}"
+        device = f"DEV-X{stable_hash(f'{seed}-{hour}') % 10**9:09d}"
         channel = np.array(["online", "transfer"], dtype=object)[rng.integers(0, 2, n)]
     else:
         country, device = victim["home_country"], victim["device_id"]
@@ -328,31 +323,6 @@ def _fraud(hour: int, seed: int, customers: int, faults: FinanceFaults) -> pd.Da
 # --- rendering -------------------------------------------------------------------------
 
 
-def _iso(seconds: np.ndarray) -> np.ndarray:
-    text = np.datetime_as_string(np.asarray(seconds, dtype=np.int64).astype("datetime64[s]"))
-    return np.char.add(text.astype(str), "Z").astype(object)
-
-
-def _utc(seconds: np.ndarray) -> pd.Series:
-    return pd.Series(
-        pd.to_datetime(np.asarray(seconds, dtype=np.int64), unit="s", utc=True)
-    ).astype("datetime64[us, UTC]")
-
-
-def _with_duplicates(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    copies = np.flatnonzero(frame[column].to_numpy(dtype=bool))
-    rows = np.sort(np.concatenate([np.arange(len(frame)), copies]), kind="stable")
-    return frame.iloc[rows].reset_index(drop=True)
-
-
-def _platform(n: int) -> dict[str, np.ndarray]:
-    return {
-        "origin": np.full(n, ORIGIN, dtype=object),
-        "parse_error": np.full(n, None, dtype=object),
-        "raw_record": np.full(n, None, dtype=object),
-    }
-
-
 def _amount_text(values: pd.Series) -> np.ndarray:
     return np.array([f"{float(a):.2f}" for a in values], dtype=object)
 
@@ -361,14 +331,14 @@ def _transaction_wire(frame: pd.DataFrame) -> pd.DataFrame:
     """Render transactions as text, with duplicates and malformations."""
     if frame.empty:
         return TRANSACTION_SCHEMA.empty_wire_frame()
-    frame = _with_duplicates(frame, "duplicate")
+    frame = with_duplicates(frame, "duplicate")
     malformed = frame["malformed"].to_numpy()
     amount = _amount_text(frame["amount"])
     amount[malformed == 0] = [a.replace(".", ",") for a in amount[malformed == 0]]
     amount[malformed == 1] = "0.00"
     channel = frame["channel"].to_numpy(dtype=object).copy()
     channel[malformed == 2] = UNKNOWN_CHANNEL
-    ts = _iso(frame["second"].to_numpy())
+    ts = iso_text(frame["second"].to_numpy())
     ts[malformed == 3] = [t[:-1] for t in ts[malformed == 3]]  # no offset
     return pd.DataFrame(
         {
@@ -381,7 +351,7 @@ def _transaction_wire(frame: pd.DataFrame) -> pd.DataFrame:
             "channel": channel,
             "country": frame["country"].to_numpy(dtype=object),
             "device_id": frame["device_id"].to_numpy(dtype=object),
-            **_platform(len(frame)),
+            **platform_columns(len(frame), ORIGIN),
         }
     )[list(TRANSACTION_SCHEMA.wire_columns)]
 
@@ -391,7 +361,7 @@ def _transaction_labels(frame: pd.DataFrame) -> pd.DataFrame:
         {
             "transaction_id": frame["transaction_id"].to_numpy(dtype=object),
             "customer_id": frame["customer_id"].to_numpy(dtype=object),
-            "ts": _utc(frame["second"].to_numpy()),
+            "ts": utc_series(frame["second"].to_numpy()),
             "is_fraud": frame["is_fraud"].to_numpy(dtype=bool),
             "pattern": frame["pattern"].to_numpy(dtype=object),
         }
@@ -402,7 +372,7 @@ def _chargeback_wire(fraud: pd.DataFrame) -> pd.DataFrame:
     """Render chargebacks as text, with duplicates and malformations."""
     if fraud.empty:
         return CHARGEBACK_SCHEMA.empty_wire_frame()
-    frame = _with_duplicates(fraud, "cb_duplicate")
+    frame = with_duplicates(fraud, "cb_duplicate")
     malformed = frame["cb_malformed"].to_numpy()
     reason = frame["reason_code"].to_numpy(dtype=object).copy()
     reason[malformed == 0] = UNKNOWN_REASON
@@ -414,11 +384,11 @@ def _chargeback_wire(fraud: pd.DataFrame) -> pd.DataFrame:
             "chargeback_id": "CB-" + transaction,
             "transaction_id": transaction,
             "customer_id": frame["customer_id"].to_numpy(dtype=object),
-            "reported_at": _iso(frame["reported"].to_numpy()),
+            "reported_at": iso_text(frame["reported"].to_numpy()),
             "amount": amount,
             "currency": frame["currency"].to_numpy(dtype=object),
             "reason_code": reason,
-            **_platform(len(frame)),
+            **platform_columns(len(frame), ORIGIN),
         }
     )[list(CHARGEBACK_SCHEMA.wire_columns)]
 
@@ -428,13 +398,8 @@ def _chargeback_labels(fraud: pd.DataFrame) -> pd.DataFrame:
         {
             "chargeback_id": "CB-" + fraud["transaction_id"].to_numpy(dtype=object),
             "transaction_id": fraud["transaction_id"].to_numpy(dtype=object),
-            "transaction_ts": _utc(fraud["second"].to_numpy()),
-            "reported_at": _utc(fraud["reported"].to_numpy()),
+            "transaction_ts": utc_series(fraud["second"].to_numpy()),
+            "reported_at": utc_series(fraud["reported"].to_numpy()),
             "pattern": fraud["pattern"].to_numpy(dtype=object),
         }
     )
-
-
-def _stable_hash(text: str) -> int:
-    """A 64-bit hash that, unlike ``hash()``, is the same in every process."""
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")

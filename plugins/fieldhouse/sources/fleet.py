@@ -23,16 +23,16 @@ hour is requested through.
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
 from fieldhouse.quality import KIND_METRICS, METRIC_RANGES, WIRE_COLUMNS
+from fieldhouse.sources.simulation import SimulatedBatch, stable_hash
 from fieldhouse.storage.keys import Interval
 
 ORIGIN = "fleet_simulator"
@@ -148,12 +148,6 @@ class FaultRates:
 
 
 DEFAULT_FAULTS = FaultRates()
-
-
-@dataclass(frozen=True)
-class SimulatedBatch:
-    readings: pd.DataFrame  # a wire frame
-    labels: pd.DataFrame = field(repr=False)
 
 
 def build_fleet(n_devices: int, seed: int) -> list[Device]:
@@ -288,7 +282,7 @@ class _Profile:
 
 @functools.lru_cache(maxsize=65_536)
 def _profile(device: Device, seed: int) -> _Profile:
-    rng = np.random.default_rng(np.random.SeedSequence([seed, _stable_hash(device.device_id), 1]))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, stable_hash(device.device_id), 1]))
     u = rng.random(8)
     if device.kind == "environmental":
         return _Profile(
@@ -337,7 +331,7 @@ def _simulate_hour(
     """All readings of one device whose event time falls in ``[hour, hour + 1h)``."""
     profile = _profile(device, seed)
     rng = np.random.default_rng(
-        np.random.SeedSequence([seed, _stable_hash(device.device_id), 2, hour // HOUR])
+        np.random.SeedSequence([seed, stable_hash(device.device_id), 2, hour // HOUR])
     )
     phase = int(profile.phase * sample_seconds)
     first = hour + (phase - hour) % sample_seconds
@@ -680,8 +674,3 @@ def _labels(batch: _Chunk, gaps: list[tuple[int, int]], devices: Sequence[Device
 
 
 # --- seeding ---------------------------------------------------------------------------
-
-
-def _stable_hash(text: str) -> int:
-    """A 64-bit hash that, unlike ``hash()``, is the same in every process."""
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")

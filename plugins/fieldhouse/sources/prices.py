@@ -20,14 +20,14 @@ is requested through.
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from fieldhouse.quality.prices import PRICE_SCHEMA, in_trading_hours
+from fieldhouse.sources.simulation import SimulatedBatch, iso_text, stable_hash
 from fieldhouse.storage.keys import Interval
 
 ORIGIN = "price_simulator"
@@ -79,12 +79,6 @@ class PriceFaults:
 DEFAULT_FAULTS = PriceFaults()
 
 
-@dataclass(frozen=True)
-class SimulatedBatch:
-    readings: pd.DataFrame  # a wire frame of PRICE_SCHEMA
-    labels: pd.DataFrame = field(repr=False)
-
-
 def instruments_frame(instruments: Sequence[Instrument]) -> pd.DataFrame:
     """The instrument registry (the reference table of the price source)."""
     columns = ("instrument_id", "name", "asset_class", "currency", "calendar")
@@ -130,7 +124,7 @@ def _session(
 ) -> pd.DataFrame:
     """Every bar of one instrument's session, before rendering, with its faults drawn."""
     rng = np.random.default_rng(
-        np.random.SeedSequence([seed, _stable_hash(instrument.instrument_id), session])
+        np.random.SeedSequence([seed, stable_hash(instrument.instrument_id), session])
     )
     step = 60 * bar_minutes
     seconds = np.arange(session * DAY - shift, (session + 1) * DAY - shift, step, dtype=np.int64)
@@ -183,7 +177,7 @@ def _session(
 def _drift(instrument: Instrument, session: int, seed: int) -> float:
     """Log-level of a session's open: slow waves with seeded phases, no history needed."""
     rng = np.random.default_rng(
-        np.random.SeedSequence([seed, _stable_hash(instrument.instrument_id), 0])
+        np.random.SeedSequence([seed, stable_hash(instrument.instrument_id), 0])
     )
     periods = np.array([9.0, 31.0, 97.0])  # sessions
     phases = rng.uniform(0, 2 * np.pi, len(periods))
@@ -200,11 +194,6 @@ def _event_ids(frame: pd.DataFrame, bar_minutes: int) -> np.ndarray:
         + f"-{bar_minutes}m-"
         + frame["second"].astype(str).to_numpy(dtype=object)
     )
-
-
-def _iso(seconds: np.ndarray) -> np.ndarray:
-    text = np.datetime_as_string(seconds.astype("datetime64[s]"))
-    return np.char.add(text.astype(str), "Z").astype(object)
 
 
 def _price_text(values: np.ndarray, decimals: np.ndarray) -> np.ndarray:
@@ -243,7 +232,7 @@ def _wire_frame(frame: pd.DataFrame, bar_minutes: int) -> pd.DataFrame:
         {
             "event_id": _event_ids(frame, bar_minutes),
             "instrument": instrument,
-            "bar_start": _iso(seconds),
+            "bar_start": iso_text(seconds),
             "open": text["open"],
             "high": high,
             "low": low,
@@ -287,8 +276,3 @@ def _empty_labels() -> pd.DataFrame:
             "opening_gap": pd.Series([], dtype=bool),
         }
     )
-
-
-def _stable_hash(text: str) -> int:
-    """A 64-bit hash that, unlike ``hash()``, is the same in every process."""
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
