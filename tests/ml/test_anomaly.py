@@ -121,18 +121,18 @@ def test_registered_detector_round_trips(store: ObjectStore, lake_features, trai
 
 def test_retraining_registers_then_keeps_an_equal_champion(lake_features, minio_server) -> None:
     from fieldhouse.ml import registry
-    from fieldhouse.ml.training import SENSOR_ANOMALY_MODEL, retrain_sensor_anomaly
+    from fieldhouse.ml.training import SENSOR_ANOMALY_MODEL, retrain
 
     store = ObjectStore(minio_server)
     for obj in store.list(Bucket.MODELS, ""):
         store.delete(obj.key)
 
-    first = retrain_sensor_anomaly(store, minio_server, margin=0.01)
+    first = retrain(store, minio_server, SENSOR_ANOMALY_MODEL, margin=0.01)
     assert first["promoted"] and "no champion yet" in first["reason"]
     assert registry.champion_version(store, SENSOR_ANOMALY_MODEL) == first["version"]
 
     # Same snapshot, same seed: the challenger equals the champion, so it stays.
-    second = retrain_sensor_anomaly(store, minio_server, margin=0.01)
+    second = retrain(store, minio_server, SENSOR_ANOMALY_MODEL, margin=0.01)
     assert not second["promoted"]
     assert "re-scored on the challenger's evaluation data" in second["reason"]
     assert registry.champion_version(store, SENSOR_ANOMALY_MODEL) == first["version"]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from fieldhouse.ml import delivery, registry, tabular
-from fieldhouse.ml.training import DELIVERY_TIME_MODEL, retrain_delivery_time
+from fieldhouse.ml.training import DELIVERY_TIME_MODEL, retrain
 from fieldhouse.storage.objects import ObjectStore
 
 START = pd.Timestamp("2026-09-01", tz="UTC")
@@ -148,7 +148,7 @@ def test_retraining_registers_keeps_replaces_and_scores(
     )
     registry.promote_if_better(store, DELIVERY_TIME_MODEL, weak_card["version"], delivery.METRIC)
 
-    first = retrain_delivery_time(store, minio_server, margin=0.01)
+    first = retrain(store, minio_server, DELIVERY_TIME_MODEL, margin=0.01)
     assert first["promoted"] and "challenger wins" in first["reason"], first["reason"]
     assert "lower is better" in first["reason"]
     assert registry.champion_version(store, DELIVERY_TIME_MODEL) == first["version"]
@@ -164,7 +164,7 @@ def test_retraining_registers_keeps_replaces_and_scores(
     assert decision["champion_version"] == weak_card["version"]
 
     # Same snapshot and seed: the challenger ties the champion, which stays.
-    second = retrain_delivery_time(store, minio_server, margin=0.01)
+    second = retrain(store, minio_server, DELIVERY_TIME_MODEL, margin=0.01)
     assert not second["promoted"] and "not better" in second["reason"], second["reason"]
     assert registry.champion_version(store, DELIVERY_TIME_MODEL) == first["version"]
 
@@ -205,7 +205,6 @@ def test_a_rerun_of_a_run_reuses_its_version_and_the_window_limits_training(
     store: ObjectStore, minio_server, features
 ) -> None:
     from fieldhouse.lake import duckdb_connect
-    from fieldhouse.ml.training import retrain
 
     with duckdb_connect(minio_server) as con:
         con.register("frame", features)

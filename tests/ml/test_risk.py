@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from fieldhouse.ml import registry, risk, tabular
-from fieldhouse.ml.training import TRANSACTION_RISK_MODEL, retrain_transaction_risk
+from fieldhouse.ml.training import TRANSACTION_RISK_MODEL, retrain
 from fieldhouse.storage.objects import ObjectStore
 
 START = pd.Timestamp("2026-10-01", tz="UTC")
@@ -146,7 +146,7 @@ def test_retraining_registers_keeps_replaces_and_scores(
     )
     registry.promote_if_better(store, TRANSACTION_RISK_MODEL, weak_card["version"], risk.METRIC)
 
-    first = retrain_transaction_risk(store, minio_server, margin=0.01)
+    first = retrain(store, minio_server, TRANSACTION_RISK_MODEL, margin=0.01)
     assert first["promoted"] and "challenger wins" in first["reason"], first["reason"]
     card = registry.card(store, TRANSACTION_RISK_MODEL)
     assert card["version"] == first["version"]
@@ -155,7 +155,7 @@ def test_retraining_registers_keeps_replaces_and_scores(
     assert set(card["features"]) == set(risk.FEATURES)
     assert card["eval_fingerprint"] != weak_card["eval_fingerprint"]
 
-    second = retrain_transaction_risk(store, minio_server, margin=0.01)
+    second = retrain(store, minio_server, TRANSACTION_RISK_MODEL, margin=0.01)
     assert not second["promoted"] and "not better" in second["reason"], second["reason"]
     assert registry.champion_version(store, TRANSACTION_RISK_MODEL) == first["version"]
 

@@ -25,7 +25,7 @@ def trained_lake(minio_server):
     hours of the day than the reference differs without anything being wrong.
     """
     from fieldhouse.lake import build_domains
-    from fieldhouse.ml.training import retrain_sensor_anomaly
+    from fieldhouse.ml.training import SENSOR_ANOMALY_MODEL, retrain
 
     store = ObjectStore(minio_server)
     for bucket in set(Bucket) - {Bucket.LAKE}:
@@ -33,7 +33,7 @@ def trained_lake(minio_server):
             store.delete(obj.key)
     ingest_sensors(store, Interval(START, START + timedelta(hours=72)), OPTIONS)
     build_domains(minio_server, ["sensors"])
-    retrain_sensor_anomaly(store, minio_server)
+    retrain(store, minio_server, SENSOR_ANOMALY_MODEL)
     return store
 
 

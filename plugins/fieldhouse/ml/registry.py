@@ -6,6 +6,7 @@ Layout (keys built by :class:`fieldhouse.storage.keys.ModelRegistryKeys`)::
     models/<model>/versions/<version>/card.json      what it is and how it scored
     models/<model>/champion.json                     the version in service
     models/<model>/decisions/<version>.json          why a challenger won or lost
+    models/<model>/runs/<run key>.json               which version a training run registered
 
 The artifact is written before its card, so a version whose card exists is
 complete. The card carries the artifact's sha256, checked before unpickling:
@@ -173,6 +174,20 @@ def load(store: ObjectStore, model_name: str, version: str | None = None) -> Any
             "refusing to unpickle it"
         )
     return joblib.load(io.BytesIO(artifact))
+
+
+def record_run(store: ObjectStore, model_name: str, run_key: str, version: str) -> None:
+    """Note that the training run ``run_key`` registered ``version`` (its latest, on reruns)."""
+    store.put_json(
+        ModelRegistryKeys(model_name).run(run_key),
+        {"run_key": run_key, "version": version, "recorded_at": datetime.now(UTC).isoformat()},
+    )
+
+
+def run_version(store: ObjectStore, model_name: str, run_key: str) -> str | None:
+    """The version the training run ``run_key`` registered last, if it registered one."""
+    key = ModelRegistryKeys(model_name).run(run_key)
+    return store.get_json(key)["version"] if store.exists(key) else None
 
 
 def promote_if_better(

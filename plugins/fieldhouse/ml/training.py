@@ -194,6 +194,8 @@ def retrain(
             **provenance,
         },
     )
+    if run_key is not None:
+        registry.record_run(store, job.name, run_key, card["version"])
     try:
         champion: Any = registry.load(store, job.name)
     except registry.NoChampion:
@@ -254,12 +256,12 @@ def _fingerprint(features: pd.DataFrame) -> str:
 def _registered_under(
     store: ObjectStore, model_name: str, provenance: dict[str, Any]
 ) -> str | None:
-    """The version a run with the same key, window and data registered, if any."""
-    for version in reversed(registry.versions(store, model_name)):
-        card = registry.card(store, model_name, version)
-        if all(card.get(name) == value for name, value in provenance.items()):
-            return version
-    return None
+    """The version this run registered before from the same window and data, if any."""
+    version = registry.run_version(store, model_name, provenance["run_key"])
+    if version is None:
+        return None
+    card = registry.card(store, model_name, version)
+    return version if all(card.get(n) == v for n, v in provenance.items()) else None
 
 
 def _recorded_outcome(
@@ -317,50 +319,3 @@ def _write_champion_scores(
         job.scores_table,
     )
     return {"table": job.scores_table, "rows": rows, "model_version": champion_card["version"]}
-
-
-def retrain_sensor_anomaly(
-    store: ObjectStore,
-    settings: StorageSettings,
-    *,
-    margin: float = 0.01,
-    random_state: int = 0,
-    score: bool = True,
-) -> dict[str, Any]:
-    """:func:`retrain` the sensor anomaly detector; the margin is in F1."""
-    return retrain(
-        store, settings, SENSOR_ANOMALY_MODEL, margin=margin, random_state=random_state, score=score
-    )
-
-
-def retrain_delivery_time(
-    store: ObjectStore,
-    settings: StorageSettings,
-    *,
-    margin: float = 0.01,
-    random_state: int = 0,
-    score: bool = True,
-) -> dict[str, Any]:
-    """:func:`retrain` the delivery-time ranges; the margin is in mean pinball loss (days)."""
-    return retrain(
-        store, settings, DELIVERY_TIME_MODEL, margin=margin, random_state=random_state, score=score
-    )
-
-
-def retrain_transaction_risk(
-    store: ObjectStore,
-    settings: StorageSettings,
-    *,
-    margin: float = 0.01,
-    random_state: int = 0,
-    score: bool = True,
-) -> dict[str, Any]:
-    """:func:`retrain` the transaction risk scorer; the margin is in PR-AUC."""
-    return retrain(
-        store,
-        settings,
-        TRANSACTION_RISK_MODEL,
-        margin=margin,
-        random_state=random_state,
-        score=score,
-    )

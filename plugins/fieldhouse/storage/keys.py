@@ -269,3 +269,11 @@ class ModelRegistryKeys:
 
     def decision(self, version: str) -> ObjectKey:
         return ObjectKey(Bucket.MODELS, f"{self.prefix}decisions/{version}.json")
+
+    def run(self, run_key: str) -> ObjectKey:
+        """Which version a training run (keyed by its logical date) registered."""
+        if not run_key:
+            raise ValueError("run keys are non-empty")
+        # Logical dates carry ':' and '+'; keep keys to plain characters.
+        flat = "".join(c if c.isalnum() or c in "._-" else "_" for c in run_key)
+        return ObjectKey(Bucket.MODELS, f"{self.prefix}runs/{flat}.json")
