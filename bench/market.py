@@ -101,21 +101,19 @@ CHECKS = {"delivery": DELIVERY, "transactions": TRANSACTIONS}
 
 
 def stage_ingest(source: str, size: dict[str, Any]) -> dict[str, Any]:
-    """Ingest the whole interval of one source (both its feeds) into raw/."""
-    from fieldhouse.ingest.commerce import CommerceRunOptions, ingest_commerce
-    from fieldhouse.ingest.finance import FinanceRunOptions, ingest_finance
+    """Ingest the whole interval of one source (every one of its feeds) into raw/."""
+    from fieldhouse.ingest.feeds import ingest_source
+    from fieldhouse.ingest.sources import SOURCES, CommerceRunOptions, FinanceRunOptions
     from fieldhouse.storage.keys import Interval
 
     interval = Interval(START, START + timedelta(days=size["days"]))
     objects = store()
-    started = time.perf_counter()
     if source == "commerce":
         options = CommerceRunOptions(orders_per_hour=size["orders_per_hour"])
-        manifests = ingest_commerce(objects, interval, options)
     else:
-        manifests = ingest_finance(
-            objects, interval, FinanceRunOptions(customers=size["customers"])
-        )
+        options = FinanceRunOptions(customers=size["customers"])
+    started = time.perf_counter()
+    manifests = ingest_source(objects, SOURCES[source], interval, options)
     seconds = time.perf_counter() - started
     feeds = {
         feed: {
@@ -382,7 +380,11 @@ def transactions_sql() -> str:
     customers AS (
         SELECT CAST(customer_id AS VARCHAR) AS customer_id,
                CAST(device_id AS VARCHAR) AS registered_device_id
-        FROM read_parquet('{FINANCE_CUSTOMERS.key.uri}')
+        -- Not Hive-partitioned: registered_by is the file's own column, not the folder's slug.
+        FROM read_parquet('{FINANCE_CUSTOMERS.glob()}', hive_partitioning = false)
+        -- The registry's reading: one row per customer, the latest registration.
+        QUALIFY row_number() OVER (
+            PARTITION BY customer_id ORDER BY registered_at DESC, registered_by DESC) = 1
     ),
     windowed AS (
         SELECT *,
@@ -518,15 +520,9 @@ def _pandas_delivery(orders, scans, knobs: dict[str, Any]):
 
 
 def _read_customers():
-    import io
+    from fieldhouse.ingest import registries
 
-    import pandas as pd
-
-    from fieldhouse.storage.keys import FINANCE_CUSTOMERS
-
-    registry = pd.read_parquet(
-        io.BytesIO(store().get_bytes(FINANCE_CUSTOMERS.key)), columns=["customer_id", "device_id"]
-    )
+    registry = registries.load(store(), registries.CUSTOMERS)[["customer_id", "device_id"]]
     return registry.rename(columns={"device_id": "registered_device_id"})
 
 

@@ -66,27 +66,36 @@ FEATURE_TABLES = {
 
 def stage_ingest(devices: int, orders_per_hour: float, customers: int, days: int) -> dict:
     """Ingest every source for the size; the row counts go into the report."""
-    from fieldhouse.ingest.commerce import CommerceRunOptions, ingest_commerce
-    from fieldhouse.ingest.finance import FinanceRunOptions, ingest_finance
-    from fieldhouse.ingest.sensors import SensorRunOptions, ingest_sensors
+    from fieldhouse.ingest.feeds import ingest_source
+    from fieldhouse.ingest.sources import (
+        COMMERCE,
+        FINANCE,
+        SENSORS,
+        CommerceRunOptions,
+        FinanceRunOptions,
+        SensorRunOptions,
+    )
     from fieldhouse.storage.keys import Interval
 
     target = store()
     started = time.perf_counter()
     sensor_end = START + timedelta(days=days)
-    sensors = ingest_sensors(
+    sensors = ingest_source(
         target,
+        SENSORS,
         Interval(sensor_end - timedelta(hours=SENSOR_HOURS), sensor_end),
         SensorRunOptions(fleet_size=devices, seed=SEED, include_landing=False),
-    )
+    )["readings"]
     window = Interval(START, START + timedelta(days=days))
-    commerce = ingest_commerce(
+    commerce = ingest_source(
         target,
+        COMMERCE,
         window,
         CommerceRunOptions(seed=SEED, orders_per_hour=orders_per_hour, include_landing=False),
     )
-    finance = ingest_finance(
+    finance = ingest_source(
         target,
+        FINANCE,
         window,
         FinanceRunOptions(seed=SEED, customers=customers, include_landing=False),
     )

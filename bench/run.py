@@ -90,14 +90,16 @@ RELATIVE_TOLERANCE = 1e-9
 
 def stage_ingest(fleet_size: int, seed: int) -> dict[str, Any]:
     """Ingest one day of the simulated fleet (24 hourly partitions) into raw/."""
+    from fieldhouse.ingest.feeds import ingest_source
     from fieldhouse.ingest.partitions import summarize
-    from fieldhouse.ingest.sensors import SensorRunOptions, ingest_sensors
+    from fieldhouse.ingest.sources import SENSORS, SensorRunOptions
     from fieldhouse.storage.keys import SENSOR_READINGS, Bucket, Interval
 
     store = _store()
     options = SensorRunOptions(fleet_size=fleet_size, seed=seed)
     started = time.perf_counter()
-    manifests = ingest_sensors(store, Interval(DAY, DAY + timedelta(days=1)), options)
+    day = Interval(DAY, DAY + timedelta(days=1))
+    manifests = ingest_source(store, SENSORS, day, options)["readings"]
     seconds = time.perf_counter() - started
     summary = summarize([m.as_dict() for m in manifests])
     raw = store.list(Bucket.RAW, f"{SENSOR_READINGS.path}/")

@@ -30,8 +30,8 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import Param, dag
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from fieldhouse.assets import RAW_ORDERS, RAW_SHIPMENT_EVENTS
-from fieldhouse.ingest.dag_tasks import feed_groups, plan_hours
+from fieldhouse.assets import RAW_ORDERS, RAW_SHIPMENT_EVENTS, RAW_SHIPMENTS
+from fieldhouse.ingest.dag_tasks import ingest_source_tasks
 
 
 @dag(
@@ -64,10 +64,14 @@ from fieldhouse.ingest.dag_tasks import feed_groups, plan_hours
     },
 )
 def ingest_commerce():
-    feed_groups(
-        "fieldhouse.ingest.commerce:COMMERCE",
-        plan_hours(),
-        {"orders": RAW_ORDERS, "shipment_events": RAW_SHIPMENT_EVENTS},
+    ingest_source_tasks(
+        "commerce",
+        {
+            "orders": RAW_ORDERS,
+            "shipment_events": RAW_SHIPMENT_EVENTS,
+            "shipments": RAW_SHIPMENTS,
+        },
+        registers=False,
     )
 
 

@@ -2,11 +2,12 @@
 ### Ingest finance: transactions and chargebacks
 
 Moves one logical interval of card and account **transactions** and of
-**chargebacks** (a simulator standing in for the issuer's feeds, plus files
-dropped in **`landing/finance_transactions/`** and
-**`landing/finance_chargebacks/`**) into `raw/finance/transactions/` and
-`raw/finance/chargebacks/`, one Parquet file per hour each, after replacing the
-customer registry `raw/finance/customers/current.parquet`.
+**chargebacks** (a simulator standing in for the issuer's feeds, plus the files
+of every contract of these datasets, e.g. **`landing/finance_transactions/`** and
+**`landing/finance_chargebacks/`**; see `contracts/feeds/`) into
+`raw/finance/transactions/` and `raw/finance/chargebacks/`, Parquet per hour, after
+registering the simulated customers (`raw/finance/customers/registered_by=…/`,
+merged with every other writer's customers, never replaced).
 
 * Chargebacks are the *late labels* of fraud: one is reported 2 to 20 days after
   the transaction it disputes. The marts join them back; the risk model learns
@@ -29,11 +30,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from fieldhouse.assets import RAW_CHARGEBACKS, RAW_TRANSACTIONS
-from fieldhouse.ingest.dag_tasks import feed_groups, plan_hours
+from fieldhouse.ingest.dag_tasks import ingest_source_tasks
 
 
 @dag(
@@ -66,25 +67,11 @@ from fieldhouse.ingest.dag_tasks import feed_groups, plan_hours
     },
 )
 def ingest_finance():
-    @task
-    def register_customers(params=None) -> int:
-        from fieldhouse.config import StorageSettings
-        from fieldhouse.ingest import finance
-        from fieldhouse.storage.objects import ObjectStore
-
-        options = finance.FinanceRunOptions(**params)
-        if not options.simulate:
-            return 0
-        store = ObjectStore(StorageSettings.from_airflow())
-        return len(finance.register_customers(store, options))
-
-    hours = plan_hours()
-    groups = feed_groups(
-        "fieldhouse.ingest.finance:FINANCE",
-        hours,
+    ingest_source_tasks(
+        "finance",
         {"transactions": RAW_TRANSACTIONS, "chargebacks": RAW_CHARGEBACKS},
+        registers=True,
     )
-    register_customers() >> groups
 
 
 ingest_finance()

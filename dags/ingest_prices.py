@@ -2,9 +2,11 @@
 ### Ingest price bars
 
 Moves one logical interval of intraday price bars from the **market feed** (a
-simulator standing in for a vendor feed of five instruments) and from files
-dropped in **`landing/market_prices/`** into
-`raw/market/price_bars/dt=…/hour=…/`, one Parquet file per hour.
+simulator standing in for a vendor feed of five instruments) and from the files of
+every contract of `market.price_bars` (**`landing/market_prices/`**,
+`landing/daily_stock_bars/`, and yours; see `contracts/feeds/`) into
+`raw/market/price_bars/dt=…/hour=…/`. Instruments come from the catalog
+(`contracts/catalogs/`) or are registered on first sight, as a contract declares.
 
 * Every bar is validated (schema, OHLC consistency, positive prices, trading
   calendar of its instrument, event id dedup); rejects go to `quarantine/` with
@@ -23,11 +25,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from fieldhouse.assets import RAW_PRICE_BARS
-from fieldhouse.ingest.dag_tasks import plan_hours
+from fieldhouse.ingest.dag_tasks import ingest_source_tasks
 
 
 @dag(
@@ -54,45 +56,7 @@ from fieldhouse.ingest.dag_tasks import plan_hours
     },
 )
 def ingest_prices():
-    @task
-    def register_instruments() -> int:
-        from fieldhouse.config import StorageSettings
-        from fieldhouse.ingest import prices
-        from fieldhouse.storage.objects import ObjectStore
-
-        store = ObjectStore(StorageSettings.from_airflow())
-        return len(prices.register_instruments(store))
-
-    @task(max_active_tis_per_dagrun=2)
-    def ingest_hour(hour_start: str, claim_landing: bool, params=None) -> dict:
-        from fieldhouse.config import StorageSettings
-        from fieldhouse.ingest import prices
-        from fieldhouse.storage.keys import Interval
-        from fieldhouse.storage.objects import ObjectStore
-
-        store = ObjectStore(StorageSettings.from_airflow())
-        manifest = prices.ingest_price_hour(
-            store,
-            Interval.parse(hour_start),
-            prices.load_instruments(store),
-            prices.PriceRunOptions(**params),
-            claim_landing=claim_landing,
-        )
-        return manifest.as_dict()
-
-    @task(outlets=[RAW_PRICE_BARS])
-    def reconcile_counts(manifests: list[dict], outlet_events=None) -> dict:
-        from fieldhouse.ingest.partitions import summarize
-
-        summary = summarize(manifests)
-        outlet_events[RAW_PRICE_BARS].extra = summary
-        return summary
-
-    hours = plan_hours()
-    registered = register_instruments()
-    manifests = ingest_hour.expand_kwargs(hours)
-    registered >> manifests
-    reconcile_counts(manifests)
+    ingest_source_tasks("market", {"price_bars": RAW_PRICE_BARS}, registers=True)
 
 
 ingest_prices()

@@ -2,11 +2,17 @@
 ### Ingest sensor readings
 
 Moves one logical interval of readings from the **sensor fleet** (a simulator
-standing in for gateways) and from files dropped in **`landing/sensors/`** into
-`raw/sensors/readings/dt=…/hour=…/`, one Parquet file per hour.
+standing in for gateways) and from the files of every feed contract of
+`sensors.readings` (`contracts/feeds/`: **`landing/sensors/`**, `landing/nab_machine/`,
+`landing/office_occupancy/`, and yours) into `raw/sensors/readings/dt=…/hour=…/`.
 
-* Every row is validated (schema, ranges per sensor kind, known device, event id
-  dedup); rejects go to `quarantine/` with a reason. Each hour's manifest records
+* `register` first registers the simulated fleet and the device files dropped in
+  `landing/sensor_devices/` (a file with an unknown device kind is quarantined with
+  its reason, never stopping the run).
+* Each file is read in batches and normalised by its contract (columns, local time
+  zones, units, sentinels, wide layouts), then every row is validated (ranges and
+  device kinds from the catalog, known device, duplicates and conflicting
+  repeats); rejects go to `quarantine/` with a reason. Each hour's manifest records
   *rows in = rows written + rows quarantined*; the run fails if that ever breaks.
 * A rerun of an interval replaces exactly that interval, so clearing a run or
   backfilling never duplicates data.
@@ -21,11 +27,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from fieldhouse.assets import RAW_SENSOR_READINGS
-from fieldhouse.ingest.dag_tasks import plan_hours
+from fieldhouse.ingest.dag_tasks import ingest_source_tasks
 
 
 @dag(
@@ -61,45 +67,7 @@ from fieldhouse.ingest.dag_tasks import plan_hours
     },
 )
 def ingest_sensors():
-    @task
-    def register_devices(params=None) -> int:
-        from fieldhouse.config import StorageSettings
-        from fieldhouse.ingest import sensors
-        from fieldhouse.storage.objects import ObjectStore
-
-        store = ObjectStore(StorageSettings.from_airflow())
-        return len(sensors.register_devices(store, sensors.SensorRunOptions(**params)))
-
-    @task(max_active_tis_per_dagrun=2)
-    def ingest_hour(hour_start: str, claim_landing: bool, params=None) -> dict:
-        from fieldhouse.config import StorageSettings
-        from fieldhouse.ingest import sensors
-        from fieldhouse.storage.keys import Interval
-        from fieldhouse.storage.objects import ObjectStore
-
-        store = ObjectStore(StorageSettings.from_airflow())
-        manifest = sensors.ingest_sensor_hour(
-            store,
-            Interval.parse(hour_start),
-            sensors.load_registry(store),
-            sensors.SensorRunOptions(**params),
-            claim_landing=claim_landing,
-        )
-        return manifest.as_dict()
-
-    @task(outlets=[RAW_SENSOR_READINGS])
-    def reconcile_counts(manifests: list[dict], outlet_events=None) -> dict:
-        from fieldhouse.ingest.partitions import summarize
-
-        summary = summarize(manifests)
-        outlet_events[RAW_SENSOR_READINGS].extra = summary
-        return summary
-
-    hours = plan_hours()
-    registered = register_devices()
-    manifests = ingest_hour.expand_kwargs(hours)
-    registered >> manifests
-    reconcile_counts(manifests)
+    ingest_source_tasks("sensors", {"readings": RAW_SENSOR_READINGS}, registers=True)
 
 
 ingest_sensors()

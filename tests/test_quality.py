@@ -9,13 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fieldhouse.quality import (
-    KIND_METRICS,
-    METRIC_RANGES,
-    WIRE_COLUMNS,
-    ValidationResult,
-    validate_readings,
-)
+from fieldhouse.contracts.catalog import load_catalog
+from fieldhouse.quality import WIRE_COLUMNS, ValidationResult, validate_readings
 from fieldhouse.sources.fleet import FaultRates, build_fleet, devices_frame, simulate_interval
 from fieldhouse.storage.keys import Interval
 
@@ -111,11 +106,12 @@ def test_each_rule_quarantines_with_its_reason(changes, reason):
 
 def test_duplicate_event_ids_keep_the_first_in_input_order():
     first = _row(value="20.0")
-    second = _row(value="30.0")
-    result = _validate(_wire(first, second, _row(event_id="other")))
+    again = _row(value="20.00", origin="retry")
+    result = _validate(_wire(first, again, _row(event_id="other")))
     assert list(result.valid["value"]) == [20.0, 21.5]
+    assert list(result.valid["origin"]) == ["fleet_simulator", "fleet_simulator"]
     assert list(result.quarantined["reason"]) == ["duplicate_event_id"]
-    assert list(result.quarantined["value"]) == ["30.0"]
+    assert list(result.quarantined["value"]) == ["20.00"]
 
 
 def test_a_rejected_first_copy_does_not_shadow_a_good_second_one():
@@ -169,22 +165,73 @@ def test_future_tolerance_is_inclusive_and_configurable():
 
 
 def test_every_metric_range_bound_is_inclusive():
-    kind_of = {m: k for k, ms in KIND_METRICS.items() for m in ms}
-    device_of = {"environmental": "env-0001", "machine": "mach-0001", "gps_tracker": "gps-0001"}
+    catalog = load_catalog()
     rows = []
-    for metric, (low, high) in METRIC_RANGES.items():
-        for n, value in enumerate((low, high)):
-            rows.append(
-                _row(
-                    event_id=f"{metric}-{n}",
-                    device_id=device_of[kind_of[metric]],
-                    metric=metric,
-                    value=repr(value),
+    for device_id, kind in zip(DEVICES["device_id"], DEVICES["device_kind"], strict=True):
+        for metric in catalog.device_kinds[kind].metrics:
+            bounds = (catalog.metrics[metric].low, catalog.metrics[metric].high)
+            for n, value in enumerate(bounds):
+                rows.append(
+                    _row(
+                        event_id=f"{metric}-{n}",
+                        device_id=device_id,
+                        metric=metric,
+                        value=repr(value),
+                    )
                 )
-            )
     result = _validate(_wire(*rows))
     assert result.quarantined.empty
-    assert len(result.valid) == 2 * len(METRIC_RANGES)
+    assert len(result.valid) == len(rows) == 2 * 7
+
+
+# --- the catalog ----------------------------------------------------------------------
+
+ROOM = {
+    "metrics": {"radon_bq_m3": {"unit": "Bq_m3", "low": 0, "high": 10000}},
+    "device_kinds": {"room": {"metrics": ["temperature_c", "radon_bq_m3"]}},
+}
+
+
+def _with_room(*rows: dict, catalog=None) -> ValidationResult:
+    devices = pd.concat([DEVICES, pd.DataFrame({"device_id": ["room-1"], "device_kind": ["room"]})])
+    result = validate_readings(
+        _wire(*rows), devices, INTERVAL, ingested_at=INGESTED_AT, catalog=catalog
+    )
+    assert result.reconciles
+    return result
+
+
+def test_a_kind_the_catalog_lacks_quarantines_its_readings():
+    catalog = load_catalog().merged({"metrics": ROOM["metrics"]})
+    rows = [_row(event_id="a", device_id="room-1"), _row(event_id="b")]
+    result = _with_room(*rows, catalog=catalog)
+    assert list(result.quarantined["reason"]) == ["unknown_device_kind"]
+    assert list(result.valid["event_id"]) == ["b"]
+
+
+def test_a_metric_may_serve_several_kinds():
+    catalog = load_catalog().merged(ROOM)
+    rows = [
+        _row(event_id="a", device_id="room-1"),
+        _row(event_id="b", device_id="room-1", metric="radon_bq_m3", value="415"),
+        _row(event_id="c"),
+        _row(event_id="d", metric="radon_bq_m3", value="415"),
+        _row(event_id="e", device_id="room-1", metric="humidity_pct", value="40"),
+    ]
+    result = _with_room(*rows, catalog=catalog)
+    assert list(result.valid["event_id"]) == ["a", "b", "c"]
+    assert list(result.quarantined["reason"]) == ["metric_not_for_device_kind"] * 2
+
+
+def test_ranges_come_from_the_catalog():
+    narrow = load_catalog().merged(
+        {"metrics": {"radon_bq_m3": {"unit": "Bq_m3", "low": 0, "high": 2000}}}
+    )
+    rows = [_row(event_id="a", device_id="room-1", metric="radon_bq_m3", value="2500")]
+    wide = _with_room(*rows, catalog=load_catalog().merged(ROOM))
+    assert wide.quarantined.empty
+    tight = _with_room(*rows, catalog=narrow.merged({"device_kinds": ROOM["device_kinds"]}))
+    assert list(tight.quarantined["reason"]) == ["out_of_range"]
 
 
 # --- one reason, the first ------------------------------------------------------------

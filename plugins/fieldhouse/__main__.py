@@ -1,4 +1,11 @@
-"""``python -m fieldhouse up|down|status|build-minio|provision``: the stack's controls."""
+"""``python -m fieldhouse up|down|status|build-minio|provision``: the stack's controls.
+
+``python -m fieldhouse contract infer|check`` and ``python -m fieldhouse import`` propose,
+check and try feed contracts (see contracts/README.md).
+
+``python -m fieldhouse retract <file>`` takes a landing file's rows back out of raw/
+and quarantine/ and sets the file aside, so no rerun ingests it again.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ import sys
 from pathlib import Path
 
 from fieldhouse import localstack
-from fieldhouse.config import local_state_dir
+from fieldhouse.config import StorageSettings, local_state_dir
 
 log = logging.getLogger("fieldhouse")
 
@@ -107,8 +114,148 @@ def status() -> None:
         print(f"{name:9} {'running, pid ' + str(pid) if pid else 'stopped'}")
 
 
+# --- feed contracts: contract infer|check, import --------------------------------------
+
+
+def contracts_main(argv: list[str]) -> int:
+    """``contract infer|check`` and ``import``: propose, check and try feed contracts."""
+    from fieldhouse.config import ConfigError
+    from fieldhouse.contracts.contract import ContractError
+
+    args = _contracts_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        if args.command == "import":
+            return import_command(args.contract, args.file, args.hour)
+        if args.action == "infer":
+            return infer_command(args.file, args.dataset, args.out)
+        return check_command(args.files)
+    except (ContractError, ConfigError, KeyError, ValueError, OSError) as exc:
+        # KeyError's text is the repr of its message; show the message itself.
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+
+
+def _contracts_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m fieldhouse", description=contracts_main.__doc__
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    contract = commands.add_parser("contract", help="propose or check feed contracts")
+    actions = contract.add_subparsers(dest="action", required=True)
+    infer = actions.add_parser("infer", help="propose a contract from a sample of a file")
+    infer.add_argument("file", type=Path, help="a CSV, JSON-lines or Parquet file (or .gz)")
+    infer.add_argument("--dataset", help="the raw dataset its rows land in (default: a guess)")
+    infer.add_argument("--out", type=Path, help="write the YAML here instead of printing it")
+    check = actions.add_parser("check", help="load and check contracts")
+    check.add_argument(
+        "files", nargs="*", type=Path, help="contract files (default: all of contracts/feeds)"
+    )
+    load = commands.add_parser("import", help="ingest one file through a contract")
+    load.add_argument("contract", help="a contract name, or the path of a contract file")
+    load.add_argument("file", type=Path, help="the file to import")
+    load.add_argument("--hour", help="the ingest hour, e.g. 2026-11-22T13:00 (UTC; default: now)")
+    return parser
+
+
+def infer_command(file: Path, dataset: str | None, out: Path | None) -> int:
+    from fieldhouse.contracts.infer import infer_contract
+
+    proposal = infer_contract(file, dataset=dataset)
+    if out is None:
+        print(proposal, end="")
+    else:
+        out.write_text(proposal, encoding="utf-8")
+        print(f"proposed contract written to {out}; review the TODOs, then check it")
+    return 0
+
+
+def check_command(files: list[Path]) -> int:
+    from fieldhouse.contracts.importer import check_contracts
+
+    good, errors = check_contracts(files)
+    for contract in good:
+        print(f"ok     {contract.name} -> {contract.dataset} ({contract.path})")
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def import_command(contract_ref: str, file: Path, hour: str | None) -> int:
+    from fieldhouse.config import StorageSettings
+    from fieldhouse.contracts import importer
+    from fieldhouse.storage.keys import Interval
+    from fieldhouse.storage.objects import ObjectStore
+
+    contract = importer.resolve_contract(contract_ref)
+    problems = importer.contract_problems(contract)
+    if problems:
+        for problem in problems:
+            print(f"error: {contract.path or contract.name}: {problem}", file=sys.stderr)
+        return 1
+    if not file.is_file():
+        raise FileNotFoundError(f"{file}: no such file")
+    interval = Interval.hour_of(Interval.parse(hour).start) if hour else None
+    store = ObjectStore(StorageSettings.from_env())
+    manifest = importer.import_file(store, contract, file, hour=interval)
+    print(importer.format_summary(manifest, contract))
+    reason = importer.rejection(manifest, file.name)
+    if reason is not None:
+        print(f"error: {file.name} was rejected whole: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# --- retract: take a landing file back out ----------------------------------------------
+
+
+def retract_main(argv: list[str]) -> int:
+    """``retract <file>``: remove a landing file's rows from raw/ and quarantine/."""
+    from fieldhouse.config import ConfigError
+    from fieldhouse.ingest.partitions import ReconciliationError
+    from fieldhouse.ingest.retract import RetractionError, retract_landing_file
+    from fieldhouse.storage.objects import ObjectStore
+
+    parser = argparse.ArgumentParser(
+        prog="python -m fieldhouse retract", description=retract_main.__doc__
+    )
+    parser.add_argument(
+        "file",
+        help="a file name (every area and hour), landing/<area>/<name>, "
+        "a landing/_processed/... key or an s3://landing/... URI",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        retraction = retract_landing_file(ObjectStore(_pipeline_settings()), args.file)
+    except (RetractionError, ReconciliationError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(retraction.summary())
+    if not retraction.changed_nothing:
+        print(
+            "The lake is rebuilt from raw: the marts drop these rows on the next "
+            "`transform_lake` build."
+        )
+    return 0
+
+
+def _pipeline_settings() -> StorageSettings:
+    """The pipeline account: from the environment, else from the local stack of `make up`."""
+    home = local_state_dir()
+    if "FIELDHOUSE_S3_ENDPOINT" not in os.environ and (home / "secrets.json").exists():
+        return localstack.StackConfig.load(home).pipeline_settings
+    return StorageSettings.from_env()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fieldhouse", description=__doc__)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["contract"], ["import"]):
+        return contracts_main(argv)
+    if argv[:1] == ["retract"]:
+        return retract_main(argv[1:])
     parser.add_argument(
         "command",
         choices=["up", "down", "status", "build-minio", "install-extensions", "provision"],

@@ -7,6 +7,7 @@ from airflow.sdk import Asset
 from fieldhouse.storage.keys import (
     COMMERCE_ORDERS,
     COMMERCE_SHIPMENT_EVENTS,
+    COMMERCE_SHIPMENTS,
     FINANCE_CHARGEBACKS,
     FINANCE_TRANSACTIONS,
     MARKET_PRICE_BARS,
@@ -24,6 +25,7 @@ RAW_ORDERS = Asset(name="raw.orders", uri=COMMERCE_ORDERS.uri(), group="raw")
 RAW_SHIPMENT_EVENTS = Asset(
     name="raw.shipment_events", uri=COMMERCE_SHIPMENT_EVENTS.uri(), group="raw"
 )
+RAW_SHIPMENTS = Asset(name="raw.shipments", uri=COMMERCE_SHIPMENTS.uri(), group="raw")
 RAW_TRANSACTIONS = Asset(name="raw.transactions", uri=FINANCE_TRANSACTIONS.uri(), group="raw")
 RAW_CHARGEBACKS = Asset(name="raw.chargebacks", uri=FINANCE_CHARGEBACKS.uri(), group="raw")
 
@@ -54,6 +56,7 @@ RAW_ASSETS = [
     RAW_PRICE_BARS,
     RAW_ORDERS,
     RAW_SHIPMENT_EVENTS,
+    RAW_SHIPMENTS,
     RAW_TRANSACTIONS,
     RAW_CHARGEBACKS,
 ]

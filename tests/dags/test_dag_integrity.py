@@ -66,6 +66,7 @@ def _condition_assets(condition) -> list:
         ("ingest_prices", "RAW_PRICE_BARS"),
         ("ingest_commerce", "RAW_ORDERS"),
         ("ingest_commerce", "RAW_SHIPMENT_EVENTS"),
+        ("ingest_commerce", "RAW_SHIPMENTS"),
         ("ingest_finance", "RAW_TRANSACTIONS"),
         ("ingest_finance", "RAW_CHARGEBACKS"),
     ],

@@ -10,6 +10,7 @@ import pytest
 from fieldhouse.storage.keys import (
     COMMERCE_ORDERS,
     COMMERCE_SHIPMENT_EVENTS,
+    COMMERCE_SHIPMENTS,
     FINANCE_CHARGEBACKS,
     FINANCE_TRANSACTIONS,
     SENSOR_READINGS,
@@ -106,7 +107,7 @@ def test_ingestion_triggers_the_transform_and_fills_the_mart(airflow, store) -> 
         (
             "ingest_commerce",
             {"orders_per_hour": 5, "seed": 3},
-            [COMMERCE_ORDERS, COMMERCE_SHIPMENT_EVENTS],
+            [COMMERCE_ORDERS, COMMERCE_SHIPMENT_EVENTS, COMMERCE_SHIPMENTS],
         ),
         (
             "ingest_finance",

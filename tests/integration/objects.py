@@ -26,8 +26,8 @@ def read_all(store: ObjectStore, bucket: Bucket, prefix: str) -> pd.DataFrame:
 
 
 def read_hours(store: ObjectStore, dataset: Dataset, interval: Interval) -> pd.DataFrame:
-    """The raw partitions of ``dataset`` for every hour of ``interval``."""
+    """The raw partitions (every part) of ``dataset`` for every hour of ``interval``."""
     return pd.concat(
-        [from_parquet_bytes(store.get_bytes(dataset.raw(h))) for h in interval.hours()],
+        [read_all(store, Bucket.RAW, dataset.prefix(h)) for h in interval.hours()],
         ignore_index=True,
     )

@@ -7,10 +7,17 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from fieldhouse.ingest.commerce import CommerceRunOptions, ingest_commerce
-from fieldhouse.ingest.finance import FinanceRunOptions, ingest_finance
-from fieldhouse.ingest.prices import PriceRunOptions, ingest_prices
-from fieldhouse.ingest.sensors import SensorRunOptions, ingest_sensors
+from fieldhouse.ingest.feeds import ingest_source
+from fieldhouse.ingest.sources import (
+    COMMERCE,
+    FINANCE,
+    PRICES,
+    SENSORS,
+    CommerceRunOptions,
+    FinanceRunOptions,
+    PriceRunOptions,
+    SensorRunOptions,
+)
 from fieldhouse.storage.keys import SENSOR_READINGS, Bucket, Interval
 from fieldhouse.storage.objects import ObjectStore
 from fieldhouse.storage.parquet import from_parquet_bytes
@@ -34,10 +41,11 @@ def built_lake(minio_server):
     for bucket in set(Bucket) - {Bucket.LAKE}:
         for obj in store.list(bucket, ""):
             store.delete(obj.key)
-    manifests = ingest_sensors(store, WINDOW, OPTIONS)
-    ingest_prices(store, PRICE_WINDOW, PriceRunOptions(seed=5))
-    ingest_commerce(store, WINDOW, CommerceRunOptions(orders_per_hour=5, include_landing=False))
-    ingest_finance(store, WINDOW, FinanceRunOptions(customers=50, include_landing=False))
+    manifests = ingest_source(store, SENSORS, WINDOW, OPTIONS)["readings"]
+    ingest_source(store, PRICES, PRICE_WINDOW, PriceRunOptions(seed=5))
+    commerce = CommerceRunOptions(orders_per_hour=5, include_landing=False)
+    ingest_source(store, COMMERCE, WINDOW, commerce)
+    ingest_source(store, FINANCE, WINDOW, FinanceRunOptions(customers=50, include_landing=False))
     result = run_dbt(["build"], minio_server)
     return store, manifests, result
 
@@ -149,7 +157,7 @@ def test_only_domains_with_raw_data_are_built(minio_server) -> None:
     assert domains_with_data(store) == []
     assert build_domains(minio_server, []) is None
 
-    ingest_sensors(store, Interval.parse("2026-11-22T09:00:00+00:00"), OPTIONS)
+    ingest_source(store, SENSORS, Interval.parse("2026-11-22T09:00:00+00:00"), OPTIONS)
     assert domains_with_data(store) == ["sensors"]
     result = build_domains(minio_server, ["sensors"])
     built = {r.node.unique_id for r in result.result}

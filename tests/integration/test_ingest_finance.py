@@ -8,7 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from fieldhouse.ingest.finance import CUSTOMER_COLUMNS, FinanceRunOptions, ingest_finance
+from fieldhouse.ingest import registries
+from fieldhouse.ingest.feeds import ingest_source
+from fieldhouse.ingest.partitions import Manifest
+from fieldhouse.ingest.sources import (
+    CUSTOMER_COLUMNS,
+    FINANCE,
+    FinanceRunOptions,
+    register_customers,
+)
 from fieldhouse.quality.finance import (
     CHARGEBACK_SCHEMA,
     TRANSACTION_SCHEMA,
@@ -29,6 +37,7 @@ from fieldhouse.storage.keys import (
     FINANCE_TRANSACTIONS_LANDING,
     Bucket,
     Interval,
+    registry_slug,
 )
 from fieldhouse.storage.objects import ObjectStore
 from fieldhouse.storage.parquet import from_parquet_bytes
@@ -49,6 +58,21 @@ FEEDS = {
 }
 
 
+def _ingest(
+    store: ObjectStore, interval: Interval, options: FinanceRunOptions
+) -> dict[str, list[Manifest]]:
+    """Every hour of both finance feeds, after the issuer's customers are registered."""
+    return ingest_source(store, FINANCE, interval, options)
+
+
+def _object_etags(store: ObjectStore) -> dict[str, str]:
+    """Every object with its ETag; registry objects by key only, as each run re-registers."""
+    registry = f"s3://{Bucket.RAW}/{FINANCE_CUSTOMERS.prefix}"
+    return {
+        uri: "" if uri.startswith(registry) else etag for uri, etag in object_etags(store).items()
+    }
+
+
 def _ids(frame: pd.DataFrame, key: str) -> set[str]:
     """The keys of a frame read by :func:`_read_all`, which has no columns when empty."""
     return set(frame[key].dropna()) if key in frame else set()
@@ -63,7 +87,7 @@ def _reason_totals(manifests) -> dict[str, int]:
 
 
 def test_each_feed_writes_one_partition_per_hour_that_reconciles(store: ObjectStore) -> None:
-    manifests = ingest_finance(store, RUN, OPTIONS)
+    manifests = _ingest(store, RUN, OPTIONS)
 
     assert sorted(manifests) == sorted(FEEDS)
     for name, (dataset, key, event_time, schema) in FEEDS.items():
@@ -94,8 +118,9 @@ def test_each_feed_writes_one_partition_per_hour_that_reconciles(store: ObjectSt
         assert raw[key].is_unique
 
     # The registry, and the fraud labels of every hour beside its transactions.
-    registry = from_parquet_bytes(store.get_bytes(FINANCE_CUSTOMERS.key))
-    assert list(registry.columns) == list(CUSTOMER_COLUMNS)
+    registry = registries.load(store, registries.CUSTOMERS)
+    assert list(registry.columns) == [*CUSTOMER_COLUMNS, "registered_by", "registered_at"]
+    assert set(registry["registered_by"]) == {"simulator:issuer-n80-s5"}
     assert len(registry) == OPTIONS.customers
     assert registry["customer_id"].is_unique
     transactions = read_hours(store, FINANCE_TRANSACTIONS, RUN)
@@ -112,26 +137,32 @@ def test_each_feed_writes_one_partition_per_hour_that_reconciles(store: ObjectSt
 def test_rerun_is_identical_and_a_sub_interval_rerun_replaces_only_its_hours(
     store: ObjectStore,
 ) -> None:
-    first = ingest_finance(store, RUN, OPTIONS)
-    before = object_etags(store)
-    second = ingest_finance(store, RUN, OPTIONS)
+    first = _ingest(store, RUN, OPTIONS)
+    before = _object_etags(store)
+    second = _ingest(store, RUN, OPTIONS)
 
-    assert object_etags(store) == before  # same keys, byte-identical bodies (ETags)
+    assert _object_etags(store) == before  # same keys, byte-identical bodies (ETags)
     for name in FEEDS:
         assert [m.rows_in for m in second[name]] == [m.rows_in for m in first[name]]
         assert [m.reasons for m in second[name]] == [m.reasons for m in first[name]]
 
     # The first hour again, from a different seed: only its partitions change.
     hour = RUN.hours()[0]
-    reseeded = ingest_finance(store, hour, replace(OPTIONS, seed=6))
-    after = object_etags(store)
+    reseeded = _ingest(store, hour, replace(OPTIONS, seed=6))
+    after = _object_etags(store)
+
+    # The new seed's issuer registers its customers beside the first one's.
+    first_registry, reseeded_registry = (
+        FINANCE_CUSTOMERS.registered(registry_slug(f"simulator:issuer-n80-s{seed}")).uri
+        for seed in (5, 6)
+    )
+    assert {first_registry, reseeded_registry} <= set(after)
 
     def outside(snapshot: dict[str, str]) -> dict[str, str]:
-        # The registry is replaced whole by every run, so it follows the new seed too.
         return {
             uri: etag
             for uri, etag in snapshot.items()
-            if hour.partition not in uri and uri != FINANCE_CUSTOMERS.key.uri
+            if hour.partition not in uri and uri != reseeded_registry
         }
 
     assert outside(after) == outside(before)
@@ -147,8 +178,8 @@ def test_rerun_is_identical_and_a_sub_interval_rerun_replaces_only_its_hours(
 def test_late_chargebacks_land_in_the_hour_they_are_reported_and_only_once(
     store: ObjectStore,
 ) -> None:
-    ingest_finance(store, RUN, OPTIONS)
-    ingest_finance(store, NEXT, OPTIONS)
+    _ingest(store, RUN, OPTIONS)
+    _ingest(store, NEXT, OPTIONS)
     both = Interval(RUN.start, NEXT.end)
 
     chargebacks = read_hours(store, FINANCE_CHARGEBACKS, both)
@@ -231,7 +262,7 @@ def test_landing_files_are_claimed_by_the_last_hour_and_reread_on_rerun(
     store.put_bytes(FINANCE_TRANSACTIONS_LANDING.incoming("bank-2.csv.gz"), unreadable)
     store.put_bytes(FINANCE_CHARGEBACKS_LANDING.incoming("disputes-1.jsonl"), CHARGEBACKS_JSONL)
 
-    manifests = ingest_finance(store, RUN, OPTIONS)
+    manifests = _ingest(store, RUN, OPTIONS)
 
     for name in FEEDS:
         assert [m.files for m in manifests[name][:-1]] == [[], []]
@@ -242,8 +273,8 @@ def test_landing_files_are_claimed_by_the_last_hour_and_reread_on_rerun(
     assert [f.rsplit("/", 1)[-1] for f in cb_manifest.files] == ["disputes-1.jsonl"]
 
     # Transactions: the good landed rows in raw, every bad one quarantined with its reason.
-    raw = from_parquet_bytes(store.get_bytes(FINANCE_TRANSACTIONS.raw(last)))
-    quarantined = from_parquet_bytes(store.get_bytes(FINANCE_TRANSACTIONS.quarantine(last)))
+    raw = read_all(store, Bucket.RAW, FINANCE_TRANSACTIONS.prefix(last))
+    quarantined = read_all(store, Bucket.QUARANTINE, FINANCE_TRANSACTIONS.prefix(last))
     landed = raw[raw["origin"] == "landing:bank-1.csv"]
     assert list(landed["transaction_id"]) == ["L-1"]
     assert landed["amount"].iloc[0] == pytest.approx(42.10)
@@ -270,8 +301,8 @@ def test_landing_files_are_claimed_by_the_last_hour_and_reread_on_rerun(
     assert quarantined["reason"].value_counts().to_dict() == tx_manifest.reasons
 
     # Chargebacks: the JSON lines file the same way.
-    raw_cb = from_parquet_bytes(store.get_bytes(FINANCE_CHARGEBACKS.raw(last)))
-    bad_cb = from_parquet_bytes(store.get_bytes(FINANCE_CHARGEBACKS.quarantine(last)))
+    raw_cb = read_all(store, Bucket.RAW, FINANCE_CHARGEBACKS.prefix(last))
+    bad_cb = read_all(store, Bucket.QUARANTINE, FINANCE_CHARGEBACKS.prefix(last))
     landed = raw_cb[raw_cb["origin"] == "landing:disputes-1.jsonl"]
     assert list(landed["chargeback_id"]) == ["LC-1"]
     assert landed["reported_at"].iloc[0] == pd.Timestamp("2026-11-18T11:15:00Z")
@@ -299,9 +330,9 @@ def test_landing_files_are_claimed_by_the_last_hour_and_reread_on_rerun(
         assert store.list(Bucket.LANDING, area.incoming_prefix, recursive=False) == []
 
     # A rerun reads the claimed files again and writes the very same objects.
-    before = object_etags(store)
-    again = ingest_finance(store, RUN, OPTIONS)
-    assert object_etags(store) == before
+    before = _object_etags(store)
+    again = _ingest(store, RUN, OPTIONS)
+    assert _object_etags(store) == before
     for name in FEEDS:
         assert [(m.rows_in, m.reasons) for m in again[name]] == [
             (m.rows_in, m.reasons) for m in manifests[name]
@@ -313,7 +344,8 @@ def test_landing_files_are_claimed_by_the_last_hour_and_reread_on_rerun(
 def test_without_simulation_or_files_every_hour_writes_an_empty_partition(
     store: ObjectStore,
 ) -> None:
-    manifests = ingest_finance(store, RUN, FinanceRunOptions(simulate=False))
+    register_customers(store, OPTIONS)
+    manifests = _ingest(store, RUN, FinanceRunOptions(simulate=False))
 
     for name, (dataset, _, _, schema) in FEEDS.items():
         for hour, manifest in zip(RUN.hours(), manifests[name], strict=True):
@@ -325,6 +357,6 @@ def test_without_simulation_or_files_every_hour_writes_an_empty_partition(
             assert raw.empty
             assert list(raw.columns) == list(schema.valid_columns)
         assert store.list(Bucket.QUARANTINE, dataset.path + "/") == []
-    # Nothing simulated: no labels, and the registry stays as it was (none here).
+    # Nothing simulated: no labels, and the customers registered before stay registered.
     assert store.list(Bucket.RAW, FINANCE_TRANSACTION_LABELS.path + "/") == []
-    assert not store.exists(FINANCE_CUSTOMERS.key)
+    assert len(registries.load(store, registries.CUSTOMERS)) == OPTIONS.customers

@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fieldhouse.ingest.prices import PriceRunOptions, ingest_prices
+from fieldhouse.ingest import registries
+from fieldhouse.ingest.feeds import ingest_source
+from fieldhouse.ingest.partitions import Manifest
+from fieldhouse.ingest.sources import PRICES, PriceRunOptions
 from fieldhouse.sources.prices import INSTRUMENTS
 from fieldhouse.storage.keys import (
     MARKET_INSTRUMENTS,
@@ -28,8 +31,21 @@ HOUR = Interval(datetime(2026, 11, 18, 15, tzinfo=UTC), datetime(2026, 11, 18, 1
 OPTIONS = PriceRunOptions(seed=3)
 
 
+def _ingest(store: ObjectStore, interval: Interval, options: PriceRunOptions) -> list[Manifest]:
+    """Every hour of the market's one feed, price bars."""
+    return ingest_source(store, PRICES, interval, options)["price_bars"]
+
+
+def _object_etags(store: ObjectStore) -> dict[str, str]:
+    """Every object with its ETag; registry objects by key only, as each run re-registers."""
+    registry = f"s3://{Bucket.RAW}/{MARKET_INSTRUMENTS.prefix}"
+    return {
+        uri: "" if uri.startswith(registry) else etag for uri, etag in object_etags(store).items()
+    }
+
+
 def test_a_trading_day_writes_one_partition_per_hour_that_reconciles(store: ObjectStore) -> None:
-    manifests = ingest_prices(store, DAY, OPTIONS)
+    manifests = _ingest(store, DAY, OPTIONS)
 
     assert len(manifests) == 24
     keys = sorted(o.key.key for o in store.list(Bucket.RAW, MARKET_PRICE_BARS.path + "/"))
@@ -70,17 +86,18 @@ def test_a_trading_day_writes_one_partition_per_hour_that_reconciles(store: Obje
     assert str(raw["volume"].dtype) == "Int64"
     labels = read_all(store, Bucket.RAW, MARKET_PRICE_LABELS.path + "/")
     assert set(raw["event_id"]) <= set(labels["event_id"])
-    registry = from_parquet_bytes(store.get_bytes(MARKET_INSTRUMENTS.key))
+    registry = registries.load(store, registries.INSTRUMENTS)
     assert sorted(registry["instrument_id"]) == sorted(i.instrument_id for i in INSTRUMENTS)
+    assert set(registry["registered_by"]) == {"catalog:instruments"}
 
 
 def test_rerun_replaces_the_interval_with_identical_objects(store: ObjectStore) -> None:
     two_hours = Interval(HOUR.start, HOUR.start.replace(hour=17))
-    first = ingest_prices(store, two_hours, OPTIONS)
-    before = object_etags(store)
-    second = ingest_prices(store, two_hours, OPTIONS)
+    first = _ingest(store, two_hours, OPTIONS)
+    before = _object_etags(store)
+    second = _ingest(store, two_hours, OPTIONS)
 
-    assert object_etags(store) == before  # same keys, byte-identical bodies (ETags)
+    assert _object_etags(store) == before  # same keys, byte-identical bodies (ETags)
     assert [m.rows_in for m in second] == [m.rows_in for m in first]
     assert [m.reasons for m in second] == [m.reasons for m in first]
 
@@ -105,10 +122,10 @@ def test_landing_files_go_in_once_with_bad_bars_quarantined(store: ObjectStore) 
     store.put_bytes(MARKET_LANDING.incoming("vendor-1.csv"), BAD_BARS_CSV)
     store.put_bytes(MARKET_LANDING.incoming("notes.xlsx"), b"PK\x03\x04 not a price file")
 
-    [manifest] = ingest_prices(store, HOUR, only_files)
+    [manifest] = _ingest(store, HOUR, only_files)
 
-    raw = from_parquet_bytes(store.get_bytes(MARKET_PRICE_BARS.raw(HOUR)))
-    quarantined = from_parquet_bytes(store.get_bytes(MARKET_PRICE_BARS.quarantine(HOUR)))
+    raw = read_all(store, Bucket.RAW, MARKET_PRICE_BARS.prefix(HOUR))
+    quarantined = read_all(store, Bucket.QUARANTINE, MARKET_PRICE_BARS.prefix(HOUR))
     assert sorted(raw["event_id"]) == ["b-1", "b-9"]
     assert (raw["origin"] == "landing:vendor-1.csv").all()
     assert sorted(zip(quarantined["event_id"], quarantined["reason"], strict=True)) == [
@@ -132,8 +149,8 @@ def test_landing_files_go_in_once_with_bad_bars_quarantined(store: ObjectStore) 
     # Claimed files left the drop folder, so the next hour does not see them...
     assert store.list(Bucket.LANDING, MARKET_LANDING.incoming_prefix, recursive=False) == []
     next_hour = Interval(HOUR.end, HOUR.end.replace(hour=17))
-    [later] = ingest_prices(store, next_hour, only_files)
+    [later] = _ingest(store, next_hour, only_files)
     assert later.rows_in == 0
     # ...but a rerun of their own hour reads them again, with the same result.
-    [again] = ingest_prices(store, HOUR, only_files)
+    [again] = _ingest(store, HOUR, only_files)
     assert (again.rows_in, again.reasons) == (manifest.rows_in, manifest.reasons)

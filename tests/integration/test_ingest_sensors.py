@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from fieldhouse.ingest.sensors import SensorRunOptions, ingest_sensors
+from fieldhouse.ingest import registries
+from fieldhouse.ingest.feeds import ingest_source
+from fieldhouse.ingest.partitions import Manifest
+from fieldhouse.ingest.sources import SENSORS, SensorRunOptions, register_devices
 from fieldhouse.storage.keys import (
     SENSOR_ANOMALY_LABELS,
     SENSOR_DEVICES,
@@ -18,7 +21,7 @@ from fieldhouse.storage.keys import (
 )
 from fieldhouse.storage.objects import ObjectStore
 from fieldhouse.storage.parquet import from_parquet_bytes
-from tests.integration.objects import object_etags
+from tests.integration.objects import object_etags, read_all
 
 pytestmark = pytest.mark.integration
 
@@ -26,8 +29,21 @@ HOUR = Interval(datetime(2026, 11, 22, 13, tzinfo=UTC), datetime(2026, 11, 22, 1
 SMALL = SensorRunOptions(fleet_size=12, seed=3)
 
 
+def _ingest(store: ObjectStore, interval: Interval, options: SensorRunOptions) -> list[Manifest]:
+    """Every hour of the sensors' one feed, readings."""
+    return ingest_source(store, SENSORS, interval, options)["readings"]
+
+
+def _object_etags(store: ObjectStore) -> dict[str, str]:
+    """Every object with its ETag; registry objects by key only, as each run re-registers."""
+    registry = f"s3://{Bucket.RAW}/{SENSOR_DEVICES.prefix}"
+    return {
+        uri: "" if uri.startswith(registry) else etag for uri, etag in object_etags(store).items()
+    }
+
+
 def test_one_hour_writes_partitions_that_reconcile(store: ObjectStore) -> None:
-    [manifest] = ingest_sensors(store, HOUR, SMALL)
+    [manifest] = _ingest(store, HOUR, SMALL)
 
     raw = from_parquet_bytes(store.get_bytes(SENSOR_READINGS.raw(HOUR)))
     quarantined = from_parquet_bytes(store.get_bytes(SENSOR_READINGS.quarantine(HOUR)))
@@ -46,22 +62,24 @@ def test_one_hour_writes_partitions_that_reconcile(store: ObjectStore) -> None:
     assert raw["event_id"].is_unique
     assert str(raw["event_ts"].dtype) == "datetime64[us, UTC]"
     assert store.exists(SENSOR_ANOMALY_LABELS.raw(HOUR))
-    assert len(from_parquet_bytes(store.get_bytes(SENSOR_DEVICES.key))) == SMALL.fleet_size
+    devices = registries.load(store, registries.DEVICES)
+    assert len(devices) == SMALL.fleet_size
+    assert set(devices["registered_by"]) == {"simulator:fleet-n12-s3"}
 
 
 def test_rerun_replaces_the_interval_with_identical_objects(store: ObjectStore) -> None:
-    first = ingest_sensors(store, HOUR, SMALL)
-    before = object_etags(store)
-    second = ingest_sensors(store, HOUR, SMALL)
+    first = _ingest(store, HOUR, SMALL)
+    before = _object_etags(store)
+    second = _ingest(store, HOUR, SMALL)
 
-    assert object_etags(store) == before  # same keys, byte-identical bodies (ETags)
+    assert _object_etags(store) == before  # same keys, byte-identical bodies (ETags)
     assert [m.rows_in for m in second] == [m.rows_in for m in first]
     assert [m.reasons for m in second] == [m.reasons for m in first]
 
 
 def test_a_multi_hour_interval_writes_one_partition_per_hour(store: ObjectStore) -> None:
     day_part = Interval(HOUR.start, HOUR.start.replace(hour=16))
-    manifests = ingest_sensors(store, day_part, SMALL)
+    manifests = _ingest(store, day_part, SMALL)
     keys = sorted(o.key.key for o in store.list(Bucket.RAW, SENSOR_READINGS.path + "/"))
     assert keys == [SENSOR_READINGS.raw(h).key for h in day_part.hours()]
     assert all(m.reconciles for m in manifests)
@@ -92,21 +110,20 @@ ODD_JSONL = (
 
 def test_landing_files_go_in_once_with_bad_rows_quarantined(store: ObjectStore) -> None:
     only_files = SensorRunOptions(fleet_size=12, seed=3, simulate=False)
-    # Without simulation the registry holds only users' devices: register one.
+    # Nothing simulated, so no fleet is registered: register a user's device.
     store.put_bytes(SENSOR_LANDING.incoming("gw-1.csv"), ODD_CSV)
     store.put_bytes(SENSOR_LANDING.incoming("gw-2.jsonl"), ODD_JSONL)
     store.put_bytes(SENSOR_LANDING.incoming("notes.xlsx"), b"PK\x03\x04 not a sensor file")
-    from fieldhouse.ingest.sensors import DEVICE_REGISTRY_LANDING
-
     store.put_bytes(
-        DEVICE_REGISTRY_LANDING.incoming("devices.csv"),
+        registries.DEVICE_REGISTRY_LANDING.incoming("devices.csv"),
         b"device_id,device_kind,site\nenv-0001,environmental,lab\n",
     )
 
-    [manifest] = ingest_sensors(store, HOUR, only_files)
+    [manifest] = _ingest(store, HOUR, only_files)
 
-    raw = from_parquet_bytes(store.get_bytes(SENSOR_READINGS.raw(HOUR)))
-    quarantined = from_parquet_bytes(store.get_bytes(SENSOR_READINGS.quarantine(HOUR)))
+    # Each file is validated as a batch of its own: the hour is every part of it.
+    raw = read_all(store, Bucket.RAW, SENSOR_READINGS.prefix(HOUR))
+    quarantined = read_all(store, Bucket.QUARANTINE, SENSOR_READINGS.prefix(HOUR))
     assert sorted(raw["event_id"]) == ["e-1", "j-1"]
     assert dict(zip(quarantined["event_id"].fillna("?"), quarantined["reason"], strict=True)) == {
         "e-2": "bad_value",
@@ -125,8 +142,47 @@ def test_landing_files_go_in_once_with_bad_rows_quarantined(store: ObjectStore) 
     # Claimed files left the drop folder, so the next hour does not see them...
     assert store.list(Bucket.LANDING, SENSOR_LANDING.incoming_prefix, recursive=False) == []
     next_hour = Interval(HOUR.end, HOUR.end.replace(hour=15))
-    [later] = ingest_sensors(store, next_hour, only_files)
+    [later] = _ingest(store, next_hour, only_files)
     assert later.rows_in == 0
     # ...but a rerun of their own hour reads them again, with the same result.
-    [again] = ingest_sensors(store, HOUR, only_files)
+    [again] = _ingest(store, HOUR, only_files)
     assert (again.rows_in, again.reasons) == (manifest.rows_in, manifest.reasons)
+
+
+def test_a_run_without_simulation_keeps_the_fleet_and_sets_bad_device_files_aside(
+    store: ObjectStore,
+) -> None:
+    _ingest(store, HOUR, SMALL)
+    fleet = set(registries.load(store, registries.DEVICES)["device_id"])
+    area = registries.DEVICE_REGISTRY_LANDING
+    store.put_bytes(area.incoming("lab.csv"), b"device_id,device_kind\nlab-0001,environmental\n")
+    store.put_bytes(area.incoming("robots.csv"), b"device_id,device_kind\nbot-0001,robot\n")
+    store.put_bytes(
+        SENSOR_LANDING.incoming("gw-3.csv"),
+        b"event_id,device_id,ts,metric,value\n"
+        b"f-1,env-0001,2026-11-22T14:05:00Z,temperature_c,21.5\n"
+        b"f-2,lab-0001,2026-11-22T14:06:00Z,temperature_c,22.0\n",
+    )
+    next_hour = Interval(HOUR.end, HOUR.end.replace(hour=15))
+
+    [manifest] = _ingest(store, next_hour, SensorRunOptions(fleet_size=12, seed=3, simulate=False))
+
+    # The fleet registered by the simulated run stays, merged with the user's file...
+    devices = registries.load(store, registries.DEVICES)
+    assert set(devices["device_id"]) == fleet | {"lab-0001"}
+    assert set(devices["registered_by"]) == {"simulator:fleet-n12-s3", "landing:lab.csv"}
+    raw = read_all(store, Bucket.RAW, SENSOR_READINGS.prefix(next_hour))
+    assert sorted(raw["event_id"]) == ["f-1", "f-2"]
+    assert manifest.rows_quarantined == 0
+
+    # ...and the file naming an unknown kind left the drop folder for quarantine, with why.
+    def names(bucket: Bucket, prefix: str) -> set[str]:
+        return {o.key.key.rsplit("/", 1)[-1] for o in store.list(bucket, prefix)}
+
+    assert names(Bucket.LANDING, area.incoming_prefix) == {"lab.csv"}
+    assert names(Bucket.QUARANTINE, f"{area.source}/") == {"robots.csv", "robots.csv.reason.json"}
+    store.put_bytes(area.incoming("robots.csv"), b"device_id,device_kind\nbot-0001,robot\n")
+    refused = register_devices(store, SensorRunOptions(simulate=False))
+    [(refused_file, reason)] = refused.items()
+    assert refused_file.endswith("/robots.csv")
+    assert reason.startswith("unknown_device_kind")

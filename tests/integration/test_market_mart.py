@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fieldhouse.ingest.prices import PriceRunOptions, ingest_prices
+from fieldhouse.ingest.feeds import ingest_source
+from fieldhouse.ingest.sources import PRICES, PriceRunOptions
 from fieldhouse.storage.keys import MARKET_PRICE_BARS, Bucket, Interval
 from fieldhouse.storage.objects import ObjectStore
 from fieldhouse.storage.parquet import from_parquet_bytes
@@ -30,7 +31,7 @@ def built_market(minio_server):
     for bucket in set(Bucket) - {Bucket.LAKE}:
         for obj in store.list(bucket, ""):
             store.delete(obj.key)
-    ingest_prices(store, WINDOW, OPTIONS)
+    ingest_source(store, PRICES, WINDOW, OPTIONS)
     result = run_dbt(["build", "--select", "+fct_market_daily"], minio_server)
     with duckdb_connect(minio_server) as con:
         mart = con.execute("select * from lake.fct_market_daily").df()

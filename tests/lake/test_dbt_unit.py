@@ -7,16 +7,14 @@ because dbt creates a temporary table to learn the model's column types.
 
 from __future__ import annotations
 
-import re
-
 import pytest
-import yaml
 
-from fieldhouse.config import StorageSettings, dbt_project_dir
+from fieldhouse.config import StorageSettings
 from fieldhouse.storage.keys import (
     COMMERCE_DELIVERY_LABELS,
     COMMERCE_ORDERS,
     COMMERCE_SHIPMENT_EVENTS,
+    COMMERCE_SHIPMENTS,
     FINANCE_CHARGEBACKS,
     FINANCE_CUSTOMERS,
     FINANCE_TRANSACTION_LABELS,
@@ -27,11 +25,7 @@ from fieldhouse.storage.keys import (
     SENSOR_DEVICES,
     SENSOR_READINGS,
 )
-
-SOURCES_YAML = "models/staging/sensors/_sensors__sources.yml"
-MARKET_SOURCES_YAML = "models/staging/market/_market__sources.yml"
-COMMERCE_SOURCES_YAML = "models/staging/commerce/_commerce__sources.yml"
-FINANCE_SOURCES_YAML = "models/staging/finance/_finance__sources.yml"
+from tests.lake.dbt_sources import quoted_uri, source_locations, source_tables
 
 
 @pytest.mark.integration
@@ -48,46 +42,43 @@ def test_dbt_unit_tests_pass(minio_server: StorageSettings) -> None:
     assert set(statuses.values()) == {"pass"}, statuses
 
 
-def _source_locations(path: str = SOURCES_YAML, name: str = "sensors") -> dict[str, str]:
-    document = yaml.safe_load((dbt_project_dir() / path).read_text())
-    (source,) = [s for s in document["sources"] if s["name"] == name]
-    return {t["name"]: t["config"]["meta"]["external_location"] for t in source["tables"]}
-
-
-def _quoted_uri(location: str) -> str:
-    match = re.search(r"'(s3://[^']+)'", location)
-    assert match, f"no s3:// URI in external_location {location!r}"
-    return match.group(1)
-
-
 def test_sources_read_where_ingestion_writes() -> None:
-    locations = _source_locations()
+    locations = source_locations("sensors")
 
-    assert _quoted_uri(locations["readings"]) == SENSOR_READINGS.glob()
-    assert _quoted_uri(locations["anomaly_labels"]) == SENSOR_ANOMALY_LABELS.glob()
-    assert _quoted_uri(locations["devices"]) == SENSOR_DEVICES.key.uri
-    assert _quoted_uri(locations["ingest_manifests"]) == SENSOR_READINGS.manifest_glob()
+    assert quoted_uri(locations["readings"]) == SENSOR_READINGS.glob()
+    assert quoted_uri(locations["anomaly_labels"]) == SENSOR_ANOMALY_LABELS.glob()
+    assert quoted_uri(locations["devices"]) == SENSOR_DEVICES.glob()
+    assert quoted_uri(locations["ingest_manifests"]) == SENSOR_READINGS.manifest_glob()
 
 
 def test_market_sources_read_where_ingestion_writes() -> None:
-    locations = _source_locations(MARKET_SOURCES_YAML, "market")
+    locations = source_locations("market")
 
-    assert _quoted_uri(locations["price_bars"]) == MARKET_PRICE_BARS.glob()
-    assert _quoted_uri(locations["instruments"]) == MARKET_INSTRUMENTS.key.uri
+    assert quoted_uri(locations["price_bars"]) == MARKET_PRICE_BARS.glob()
+    assert quoted_uri(locations["instruments"]) == MARKET_INSTRUMENTS.glob()
 
 
 def test_commerce_sources_read_where_ingestion_writes() -> None:
-    locations = _source_locations(COMMERCE_SOURCES_YAML, "commerce")
+    locations = source_locations("commerce")
 
-    assert _quoted_uri(locations["orders"]) == COMMERCE_ORDERS.glob()
-    assert _quoted_uri(locations["shipment_events"]) == COMMERCE_SHIPMENT_EVENTS.glob()
-    assert _quoted_uri(locations["delivery_labels"]) == COMMERCE_DELIVERY_LABELS.glob()
+    assert quoted_uri(locations["orders"]) == COMMERCE_ORDERS.glob()
+    assert quoted_uri(locations["shipment_events"]) == COMMERCE_SHIPMENT_EVENTS.glob()
+    assert quoted_uri(locations["shipments"]) == COMMERCE_SHIPMENTS.glob()
+    assert quoted_uri(locations["delivery_labels"]) == COMMERCE_DELIVERY_LABELS.glob()
 
 
 def test_finance_sources_read_where_ingestion_writes() -> None:
-    locations = _source_locations(FINANCE_SOURCES_YAML, "finance")
+    locations = source_locations("finance")
 
-    assert _quoted_uri(locations["transactions"]) == FINANCE_TRANSACTIONS.glob()
-    assert _quoted_uri(locations["chargebacks"]) == FINANCE_CHARGEBACKS.glob()
-    assert _quoted_uri(locations["transaction_labels"]) == FINANCE_TRANSACTION_LABELS.glob()
-    assert _quoted_uri(locations["customers"]) == FINANCE_CUSTOMERS.key.uri
+    assert quoted_uri(locations["transactions"]) == FINANCE_TRANSACTIONS.glob()
+    assert quoted_uri(locations["chargebacks"]) == FINANCE_CHARGEBACKS.glob()
+    assert quoted_uri(locations["transaction_labels"]) == FINANCE_TRANSACTION_LABELS.glob()
+    assert quoted_uri(locations["customers"]) == FINANCE_CUSTOMERS.glob()
+
+
+def test_freshness_queries_read_the_sources_own_objects() -> None:
+    queried = [t for t in source_tables() if t.loaded_at_query]
+
+    assert queried, "no source measures freshness by a query"
+    for table in queried:
+        assert quoted_uri(table.loaded_at_query) == table.uri, table.name

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fieldhouse.ingest.sensors import SensorRunOptions, ingest_sensors
+from fieldhouse.ingest.feeds import ingest_source
+from fieldhouse.ingest.sources import SENSORS, SensorRunOptions
 from fieldhouse.ml import registry
 from fieldhouse.ml.anomaly import (
     LABEL,
@@ -37,7 +38,7 @@ def lake_features(minio_server) -> tuple[pd.DataFrame, int]:
     for bucket in set(Bucket) - {Bucket.LAKE}:
         for obj in store.list(bucket, ""):
             store.delete(obj.key)
-    ingest_sensors(store, WINDOW, OPTIONS)
+    ingest_source(store, SENSORS, WINDOW, OPTIONS)
     build_domains(minio_server, ["sensors"])
     with duckdb_connect(minio_server) as con:
         snapshot = lake_snapshot_id(con)

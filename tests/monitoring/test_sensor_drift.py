@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fieldhouse.ingest.sensors import SensorRunOptions, ingest_sensors
+from fieldhouse.ingest.feeds import ingest_source
+from fieldhouse.ingest.sources import SENSORS, SensorRunOptions
 from fieldhouse.storage.keys import Bucket, Interval
 from fieldhouse.storage.objects import ObjectStore
 
@@ -31,7 +32,7 @@ def trained_lake(minio_server):
     for bucket in set(Bucket) - {Bucket.LAKE}:
         for obj in store.list(bucket, ""):
             store.delete(obj.key)
-    ingest_sensors(store, Interval(START, START + timedelta(hours=72)), OPTIONS)
+    ingest_source(store, SENSORS, Interval(START, START + timedelta(hours=72)), OPTIONS)
     build_domains(minio_server, ["sensors"])
     retrain(store, minio_server, SENSOR_ANOMALY_MODEL)
     return store
@@ -52,7 +53,7 @@ def test_a_calibration_shift_is_flagged_and_recorded(trained_lake, minio_server)
 
     shifted = SensorRunOptions(fleet_size=20, seed=21, calibration_shift_c=8.0)
     later = START + timedelta(hours=72)
-    ingest_sensors(trained_lake, Interval(later, later + timedelta(hours=24)), shifted)
+    ingest_source(trained_lake, SENSORS, Interval(later, later + timedelta(hours=24)), shifted)
     build_domains(minio_server, ["sensors"])
 
     result = check_sensor_feature_drift(trained_lake, minio_server, "shifted", window_hours=24)

@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
+from fieldhouse.contracts.catalog import load_catalog
 from fieldhouse.quality.commerce import (
     ORDER_SCHEMA,
     SHIPMENT_EVENT_SCHEMA,
+    SHIPMENT_SCHEMA,
     validate_orders,
     validate_shipment_events,
+    validate_shipments,
 )
 from fieldhouse.storage.keys import Interval
 
@@ -48,19 +51,23 @@ def _wire(schema, rows):
     )
 
 
+def _run(validator, schema, rows, **options):
+    result = validator(_wire(schema, rows), INTERVAL, ingested_at=INGESTED_AT, **options)
+    assert result.reconciles
+    assert len(result.valid) + len(result.quarantined) == len(rows)
+    return result
+
+
 def _orders(*rows: dict):
-    result = validate_orders(_wire(ORDER_SCHEMA, rows), INTERVAL, ingested_at=INGESTED_AT)
-    assert result.reconciles
-    assert len(result.valid) + len(result.quarantined) == len(rows)
-    return result
+    return _run(validate_orders, ORDER_SCHEMA, rows)
 
 
-def _events(*rows: dict):
-    wire = _wire(SHIPMENT_EVENT_SCHEMA, rows)
-    result = validate_shipment_events(wire, INTERVAL, ingested_at=INGESTED_AT)
-    assert result.reconciles
-    assert len(result.valid) + len(result.quarantined) == len(rows)
-    return result
+def _events(*rows: dict, **options):
+    return _run(validate_shipment_events, SHIPMENT_EVENT_SCHEMA, rows, **options)
+
+
+def _shipments(*rows: dict):
+    return _run(validate_shipments, SHIPMENT_SCHEMA, rows)
 
 
 def test_a_good_order_is_valid_and_typed():
@@ -110,7 +117,7 @@ def test_a_repeated_order_keeps_the_first_and_only_the_first_failing_rule_counts
         {**ORDER, "order_id": "d", "currency": "USD", "ordered_at": "2026-11-19T00:00:00Z"},
         {**ORDER, "order_id": "e", "ordered_at": "2026-11-19T00:00:00Z"},
         {**ORDER, "order_id": "f"},
-        {**ORDER, "order_id": "f", "amount": "12.00"},
+        {**ORDER, "order_id": "f"},
     ]
     result = _orders(*rows)
     assert list(result.quarantined["reason"]) == [
@@ -149,11 +156,126 @@ def test_each_event_rule(changes, reason):
 
 
 def test_a_repeated_scan_is_quarantined_after_the_first():
-    result = _events(EVENT, {**EVENT, "location": "US"}, {**EVENT, "event_id": "SHP-1-1"})
+    result = _events(EVENT, EVENT, {**EVENT, "event_id": "SHP-1-1"})
     assert list(result.quarantined["reason"]) == ["duplicate_event_id"]
     assert list(result.valid["location"]) == ["DE", "DE"]
 
 
 def test_every_reason_has_a_place():
-    assert ORDER_SCHEMA.reasons()[-2:] == ("future_timestamp", "duplicate_order_id")
+    assert ORDER_SCHEMA.reasons()[-3:] == (
+        "future_timestamp",
+        "conflicting_order_id",
+        "duplicate_order_id",
+    )
     assert "unknown_event_type" in SHIPMENT_EVENT_SCHEMA.reasons()
+
+
+# --- catalog vocabularies, regions and promised dates on orders ------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"destination_country": "CH", "currency": "CHF"}, None),  # ISO; no currency to check
+        ({"destination_country": "CH", "currency": "USD"}, None),
+        ({"destination_country": "US", "currency": "USD", "destination_region": "US-CA"}, None),
+        ({"destination_region": "DE-BY"}, None),
+        ({"destination_region": ""}, None),
+        ({"destination_region": "US-CA"}, "unknown_region"),  # not in Germany
+        ({"destination_region": "Bavaria"}, "unknown_region"),  # names are resolved before
+        ({"destination_region": "DE-BY", "amount": "0"}, "non_positive_amount"),
+        ({"promised_at": "2026-11-25T00:00:00Z"}, None),
+        ({"promised_at": "next week"}, "bad_timestamp"),
+        ({"currency": "CHF"}, "currency_mismatch"),
+    ],
+)
+def test_orders_check_regions_and_currencies_from_the_catalog(changes, reason):
+    result = _orders({**ORDER, **changes})
+    assert list(result.quarantined["reason"]) == ([reason] if reason else [])
+
+
+def test_new_order_fields_are_optional_and_come_last():
+    assert ORDER_SCHEMA.field_names[-2:] == ("destination_region", "promised_at")
+    result = _orders({**ORDER, "destination_region": "DE-BE", "promised_at": "2026-11-20T12:00Z"})
+    order = result.valid.iloc[0]
+    assert order["destination_region"] == "DE-BE"
+    assert order["promised_at"] == pd.Timestamp("2026-11-20T12:00:00Z")
+
+
+def test_a_carrier_added_to_the_catalog_is_accepted():
+    scan = {**EVENT, "carrier": "nordfrakt"}
+    assert list(_events(scan).quarantined["reason"]) == ["unknown_carrier"]
+    catalog = load_catalog().merged({"carriers": {"nordfrakt": {"name": "Nordfrakt"}}})
+    assert _events(scan, catalog=catalog).quarantined.empty
+
+
+# --- shipments -------------------------------------------------------------------------
+
+SHIPMENT = {
+    "shipment_id": "82793",
+    "order_id": "SCMS-81",
+    "destination_country": "CI",
+    "shipment_mode": "Air",
+    "ordered_at": "2026-11-01T00:00:00Z",
+    "promised_at": "2026-11-10T00:00:00Z",
+    "delivered_at": "2026-11-12T00:00:00Z",
+    "origin": "test",
+}
+
+
+def test_shipment_fields_in_order():
+    assert SHIPMENT_SCHEMA.name == "commerce.shipments"
+    assert SHIPMENT_SCHEMA.key == "shipment_id"
+    assert SHIPMENT_SCHEMA.field_names == (
+        "shipment_id",
+        "order_id",
+        "destination_country",
+        "destination_region",
+        "carrier",
+        "shipment_mode",
+        "ordered_at",
+        "promised_at",
+        "delivered_at",
+    )
+
+
+def test_a_shipment_with_only_its_id_and_country_is_valid():
+    minimal = {"shipment_id": "1", "destination_country": "VN", "origin": "test"}
+    result = _shipments(SHIPMENT, minimal)
+    assert result.quarantined.empty
+    assert list(result.valid["delivered_at"].isna()) == [False, True]
+    assert result.valid.iloc[0]["promised_at"] == pd.Timestamp("2026-11-10T00:00:00Z")
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"shipment_id": ""}, "missing_field:shipment_id"),
+        ({"destination_country": None}, "missing_field:destination_country"),
+        ({"delivered_at": "12-Nov-26"}, "bad_timestamp"),
+        ({"destination_country": "Ivory Coast"}, "unknown_country"),
+        ({"carrier": "acme_freight"}, "unknown_carrier"),
+        ({"destination_region": "FR-IDF"}, "unknown_region"),
+        ({"delivered_at": "2026-10-31T23:59:59Z"}, "delivered_before_ordered"),
+        ({"delivered_at": "2026-11-18T16:05:01Z"}, "future_timestamp"),
+    ],
+)
+def test_each_shipment_rule(changes, reason):
+    result = _shipments({**SHIPMENT, **changes})
+    assert result.valid.empty
+    assert list(result.quarantined["reason"]) == [reason]
+
+
+def test_a_shipment_missing_a_date_is_not_judged_on_it():
+    rows = [
+        {**SHIPMENT, "shipment_id": "a", "ordered_at": None},
+        {**SHIPMENT, "shipment_id": "b", "delivered_at": None},
+        {**SHIPMENT, "shipment_id": "c", "carrier": "swiftpost", "destination_region": "CI-AB"},
+    ]
+    assert _shipments(*rows).quarantined.empty
+
+
+def test_a_shipment_sent_twice_keeps_one():
+    result = _shipments(SHIPMENT, SHIPMENT, {**SHIPMENT, "shipment_id": "x"})
+    assert list(result.quarantined["reason"]) == ["duplicate_shipment_id"]
+    assert len(result.valid) == 2

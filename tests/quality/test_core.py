@@ -145,6 +145,7 @@ def test_reasons_are_listed_in_evaluation_order():
         "high_below_open",
         "odd_quantity",
         "future_timestamp",
+        "conflicting_trade_id",
         "duplicate_trade_id",
     )
 
@@ -226,8 +227,8 @@ def test_duplicates_keep_the_first_passing_row_in_input_order():
         _row(open="1", high="0.5"),  # t-1, fails a rule: does not claim the key
         _row(open="2", high="3"),  # t-1, the first passing copy
         _row(trade_id="t-2"),
-        _row(open="4", high="5"),  # t-1 again
-        _row(trade_id="t-2", open="6", high="7"),
+        _row(open="2.0", high="3"),  # t-1 again, the same values
+        _row(trade_id="t-2"),
     ]
     result = _validate(_wire(*rows))
     assert list(zip(result.valid["trade_id"], result.valid["open"], strict=True)) == [
@@ -239,7 +240,15 @@ def test_duplicates_keep_the_first_passing_row_in_input_order():
         "duplicate_trade_id",
         "duplicate_trade_id",
     ]
-    assert list(result.quarantined["open"]) == ["1", "4", "6"]
+    assert list(result.quarantined["open"]) == ["1", "2.0", "10.5"]
+
+
+def test_a_key_sent_with_other_values_quarantines_every_version():
+    rows = [_row(open="2", high="3"), _row(trade_id="t-2"), _row(open="4", high="5")]
+    result = _validate(_wire(*rows))
+    assert list(result.valid["trade_id"]) == ["t-2"]
+    assert list(result.quarantined["reason"]) == ["conflicting_trade_id"] * 2
+    assert list(result.quarantined["open"]) == ["2", "4"]
 
 
 def test_a_schema_without_key_keeps_repeats():

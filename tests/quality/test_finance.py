@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
+from fieldhouse.contracts.catalog import load_catalog
 from fieldhouse.quality.finance import (
     CHARGEBACK_SCHEMA,
     TRANSACTION_SCHEMA,
@@ -105,7 +106,7 @@ def test_a_repeated_transaction_keeps_the_first_and_only_the_first_failing_rule_
         {**TRANSACTION, "transaction_id": "b", "amount": "0", "ts": "2026-11-19T00:00:00Z"},
         {**TRANSACTION, "transaction_id": "c", "ts": "2026-11-19T00:00:00Z"},
         {**TRANSACTION, "transaction_id": "d"},
-        {**TRANSACTION, "transaction_id": "d", "amount": "99.00"},
+        {**TRANSACTION, "transaction_id": "d"},
         {**TRANSACTION, "transaction_id": "e", "amount": "0"},
     ]
     result = _transactions(*rows)
@@ -151,3 +152,14 @@ def test_a_repeated_chargeback_is_quarantined_after_the_first():
     result = _chargebacks(CHARGEBACK, CHARGEBACK)
     assert list(result.quarantined["reason"]) == ["duplicate_chargeback_id"]
     assert len(result.valid) == 1
+
+
+def test_countries_and_currencies_are_iso_and_the_rest_the_catalog_s():
+    swiss = {**TRANSACTION, "country": "CH", "currency": "CHF"}
+    assert _transactions(swiss).quarantined.empty
+    mobile = {**TRANSACTION, "channel": "mobile_wallet"}
+    assert list(_transactions(mobile).quarantined["reason"]) == ["unknown_channel"]
+    catalog = load_catalog().merged({"channels": {"mobile_wallet": {}}})
+    wire = _wire(TRANSACTION_SCHEMA, [mobile])
+    result = validate_transactions(wire, INTERVAL, ingested_at=INGESTED_AT, catalog=catalog)
+    assert result.quarantined.empty

@@ -31,14 +31,14 @@ def _row(**changes) -> dict:
     return {**GOOD, **changes}
 
 
-def _validate(*rows: dict):
+def _validate(*rows: dict, registry: pd.DataFrame = INSTRUMENTS):
     wire = pd.DataFrame(
         {
             column: pd.Series([row.get(column) for row in rows], dtype=object)
             for column in PRICE_SCHEMA.wire_columns
         }
     )
-    result = validate_bars(wire, INSTRUMENTS, INTERVAL, ingested_at=INGESTED_AT)
+    result = validate_bars(wire, registry, INTERVAL, ingested_at=INGESTED_AT)
     assert result.reconciles
     return result
 
@@ -84,7 +84,7 @@ def test_rules_apply_in_order():
         _row(event_id="d", volume="-5", bar_start="2026-11-18T03:00:00Z"),
         _row(event_id="e", bar_start="2026-11-19T03:00:00Z"),
         _row(event_id="f"),
-        _row(event_id="f", close="180.40"),
+        _row(event_id="f"),
     ]
     assert list(_validate(*rows).quarantined["reason"]) == [
         "unknown_instrument",
@@ -124,3 +124,62 @@ def test_trading_calendars(moment, equity, fx):
 def test_nat_is_never_in_session():
     at = np.array(["NaT"], dtype="datetime64[us]")
     assert not in_trading_hours(np.array(["fx"], dtype=object), at).any()
+
+
+@pytest.mark.parametrize(
+    ("moment", "daily"),
+    [
+        ("2026-11-16T00:00:00", True),  # Monday
+        ("2026-11-20T00:00:00", True),  # Friday
+        ("2026-11-21T00:00:00", False),  # Saturday
+        ("2026-11-22T00:00:00", False),  # Sunday
+        ("2026-11-18T00:00:01", False),  # a daily bar is stamped at midnight
+        ("2026-11-18T15:00:00", False),
+    ],
+)
+def test_the_daily_calendar_is_midnight_on_weekdays(moment, daily):
+    at = np.array([moment], dtype="datetime64[us]")
+    assert list(in_trading_hours(np.array(["daily"], dtype=object), at)) == [daily]
+
+
+def _registry(**has_volume) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "instrument_id": ["ACME", "FH500"],
+            "calendar": ["equity", "equity"],
+            "has_volume": [has_volume.get("ACME", True), has_volume.get("FH500", False)],
+        }
+    )
+
+
+def test_an_instrument_without_volume_may_leave_it_out():
+    rows = [
+        _row(event_id="a", instrument="FH500", volume=None),
+        _row(event_id="b", instrument="FH500", volume=""),
+        _row(event_id="c", instrument="ACME", volume=None),
+        _row(event_id="d", instrument="FH500", volume="0"),
+    ]
+    result = _validate(*rows, registry=_registry())
+    assert list(result.valid["event_id"]) == ["a", "b", "d"]
+    assert result.valid["volume"].isna().tolist() == [True, True, False]
+    assert list(result.quarantined["reason"]) == ["missing_field:volume"]
+    assert list(result.quarantined["event_id"]) == ["c"]
+
+
+def test_volume_is_required_unless_the_registry_says_otherwise():
+    silent = _row(volume=None)
+    assert list(_validate(silent).quarantined["reason"]) == ["missing_field:volume"]
+    as_text = _registry(ACME="false")  # a registry read from a file holds text
+    assert _validate(silent, registry=as_text).quarantined.empty
+    unknown = _registry(ACME=None)
+    missing = _validate(silent, registry=unknown)
+    assert list(missing.quarantined["reason"]) == ["missing_field:volume"]
+
+
+def test_a_daily_bar_is_valid_on_its_calendar():
+    registry = pd.DataFrame({"instrument_id": ["AAPL"], "calendar": ["daily"]})
+    bar = _row(instrument="AAPL", bar_start="2026-11-18T00:00:00Z")
+    assert _validate(bar, registry=registry).quarantined.empty
+    late = _row(instrument="AAPL", bar_start="2026-11-18T15:00:00Z")
+    outside = _validate(late, registry=registry)
+    assert list(outside.quarantined["reason"]) == ["outside_trading_hours"]

@@ -7,10 +7,14 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from fieldhouse.storage.keys import (
+    SENSOR_DEVICES,
     SENSOR_LANDING,
     SENSOR_READINGS,
     Bucket,
     Interval,
+    LandingState,
+    parse_landing_key,
+    registry_slug,
 )
 
 HOUR = Interval(datetime(2026, 11, 22, 13, tzinfo=UTC), datetime(2026, 11, 22, 14, tzinfo=UTC))
@@ -79,3 +83,54 @@ def test_landing_claims_live_under_the_interval() -> None:
     )
     with pytest.raises(ValueError, match="flat"):
         SENSOR_LANDING.claimed(HOUR, "nested/x.csv")
+
+
+def test_retracted_files_live_outside_every_hour() -> None:
+    assert SENSOR_LANDING.retracted("gw-1.csv").uri == "s3://landing/_retracted/sensors/gw-1.csv"
+    assert SENSOR_LANDING.claimed(HOUR, "gw-1.csv").key.startswith(SENSOR_LANDING.claims_prefix)
+    assert not SENSOR_LANDING.retracted("gw-1.csv").key.startswith(SENSOR_LANDING.claims_prefix)
+    with pytest.raises(ValueError, match="flat"):
+        SENSOR_LANDING.retracted("nested/x.csv")
+
+
+def test_landing_keys_parse_back_into_area_state_hour_and_name() -> None:
+    for key in (
+        SENSOR_LANDING.incoming("gw-1.csv"),
+        SENSOR_LANDING.claimed(HOUR, "gw-1.csv"),
+        SENSOR_LANDING.retracted("gw-1.csv"),
+    ):
+        parsed = parse_landing_key(key.key)
+        assert parsed is not None and parsed.key == key
+        assert (parsed.area, parsed.name) == (SENSOR_LANDING, "gw-1.csv")
+    claimed = parse_landing_key(SENSOR_LANDING.claimed(HOUR, "gw-1.csv").key)
+    assert claimed is not None and (claimed.state, claimed.hour) == (LandingState.CLAIMED, HOUR)
+    waiting = parse_landing_key("sensors/gw-1.csv")
+    assert waiting is not None and (waiting.state, waiting.hour) == (LandingState.WAITING, None)
+    # Hidden files, folders of folders and malformed hours are no landing files.
+    for other in (
+        "sensors/.keep",
+        "sensors/sub/gw-1.csv",
+        "_processed/sensors/gw-1.csv",
+        "_processed/sensors/dt=2026-11-22/hour=1/gw-1.csv",
+        "_processed/sensors/dt=2026-11-22/hour=13/x/gw-1.csv",
+    ):
+        assert parse_landing_key(other) is None, other
+
+
+def test_registry_slug_is_one_stable_path_segment() -> None:
+    assert registry_slug("catalog.instruments") == "catalog.instruments"  # already plain
+    slug = registry_slug("landing:Devices 2026.csv")
+    assert slug.startswith("landing-devices-2026.csv-")
+    assert slug == registry_slug("landing:Devices 2026.csv")  # stable across calls
+    # Origins that differ only in replaced characters keep apart through the hash.
+    assert registry_slug("landing:a b.csv") != registry_slug("landing:a?b.csv")
+    assert registry_slug("Landing:x.csv") != registry_slug("landing:x.csv")
+    long = registry_slug("landing:" + "x" * 300)
+    assert len(long) == 120 and long != registry_slug("landing:" + "x" * 301)
+    assert registry_slug(".hidden")[0] == "-"
+    for origin in ("landing:devices.csv", "simulator:fleet-n50-s7", "a/b", ".x", "é:ü"):
+        slug = registry_slug(origin)
+        assert set(slug) <= set("abcdefghijklmnopqrstuvwxyz0123456789._-"), slug
+        assert SENSOR_DEVICES.registered(slug).key.startswith(SENSOR_DEVICES.writer_prefix(slug))
+    with pytest.raises(ValueError, match="non-empty"):
+        registry_slug("")

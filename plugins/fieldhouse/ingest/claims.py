@@ -9,24 +9,28 @@ partition, and no later interval sees them.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+import re
+from dataclasses import dataclass
 
 from fieldhouse.storage.keys import Bucket, Interval, LandingArea, ObjectKey
 from fieldhouse.storage.objects import ObjectStore
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from fieldhouse.quality.core import WireSchema
-
 log = logging.getLogger(__name__)
+
+# A file dropped again under a name the hour already claimed is kept as
+# "<first 12 hex digits of its ETag>-<name>".
+_SECOND_DROP = re.compile(r"^[0-9a-f]{12}-")
 
 
 @dataclass(frozen=True)
 class ClaimedFile:
     name: str
     key: ObjectKey
+
+    @property
+    def dropped_as(self) -> str:
+        """The name the file was dropped with, without the prefix a second drop gets."""
+        return _SECOND_DROP.sub("", self.name)
 
 
 def claim_landing_files(
@@ -56,41 +60,3 @@ def claim_landing_files(
         ),
         key=lambda f: f.name,
     )
-
-
-@dataclass
-class LandingRead:
-    """The rows of every readable file an interval claimed, and the files it rejected."""
-
-    wires: list[pd.DataFrame] = field(default_factory=list)  # one wire frame per readable file
-    files: list[str] = field(default_factory=list)
-    rejected: dict[str, str] = field(default_factory=dict)
-
-
-def read_claimed_files(
-    store: ObjectStore,
-    area: LandingArea,
-    interval: Interval,
-    schema: WireSchema,
-    *,
-    claim_new: bool = True,
-) -> LandingRead:
-    """Claim new files for ``interval`` (see :func:`claim_landing_files`) and parse them all.
-
-    A file that cannot be read at all is copied, byte for byte, to quarantine and
-    reported in ``rejected`` with its reason; its claim stays, so reruns agree.
-    """
-    from fieldhouse.sources.landing import LandingFormatError, parse_landing_file
-
-    read = LandingRead()
-    for claimed in claim_landing_files(store, area, interval, claim_new=claim_new):
-        try:
-            body = store.get_bytes(claimed.key)
-            read.wires.append(parse_landing_file(claimed.name, body, schema))
-            read.files.append(claimed.key.uri)
-        except LandingFormatError as exc:
-            target = area.rejected(interval, claimed.name)
-            store.copy(claimed.key, target)
-            read.rejected[claimed.key.uri] = str(exc)
-            log.warning("rejected %s: %s (kept at %s)", claimed.key.uri, exc, target.uri)
-    return read

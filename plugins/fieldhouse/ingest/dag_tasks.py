@@ -1,10 +1,12 @@
-"""The Airflow tasks of an hourly multi-feed ingestion DAG, built in one place.
+"""The Airflow tasks of an hourly ingestion DAG, built in one place for every source.
 
-:func:`plan_hours` splits a run's data interval into hours. Each feed of a
-:class:`fieldhouse.ingest.feeds.Source` gets a task group: one
-mapped ``ingest_hour`` per hour of the run, then ``reconcile_counts``, which
-fails the run if any hour lost rows and otherwise publishes the feed's asset
-with the run's totals. DAG files call :func:`feed_groups` and stay wiring only.
+:func:`ingest_source_tasks` wires a whole ingestion DAG: ``plan_hours`` splits
+the run's data interval into hours, ``register`` writes the source's registry
+entries (when it has any), and each feed of the
+:class:`fieldhouse.ingest.feeds.Source` gets a task group: one mapped
+``ingest_hour`` per hour of the run, then ``reconcile_counts``, which fails the
+run if any hour lost rows and otherwise publishes the feed's asset with the
+run's totals. DAG files call it and stay wiring only.
 
 Nothing heavy is imported here: the source (pandas, the validation rules) is
 imported by name inside the tasks, so DAG files parse in milliseconds.
@@ -26,14 +28,28 @@ def plan_hours(data_interval_start=None, data_interval_end=None) -> list[dict]:
     return partitions.plan_hours(data_interval_start, data_interval_end)
 
 
-def feed_groups(source: str, hours: Any, assets: Mapping[str, Asset]) -> list[Any]:
-    """One task group per feed of ``source`` (``"module:ATTRIBUTE"``), over ``hours``.
+@task
+def register(source: str, params=None) -> Any:
+    """Write the source's registry entries (simulated fleet, customers, catalog, files)."""
+    from fieldhouse.config import StorageSettings
+    from fieldhouse.ingest.sources import SOURCES
+    from fieldhouse.storage.objects import ObjectStore
 
-    ``hours`` is the output of a ``plan_hours`` task; ``assets`` maps each feed
-    name to the asset its group publishes. Returns the groups, to wire upstream
-    tasks to.
+    described = SOURCES[source]
+    store = ObjectStore(StorageSettings.from_airflow())
+    return described.register(store, described.options_type(**params))
+
+
+def ingest_source_tasks(source: str, assets: Mapping[str, Asset], *, registers: bool) -> None:
+    """The tasks of one ingestion DAG: plan, register (if ``registers``), a group per feed.
+
+    ``source`` names one of :data:`fieldhouse.ingest.sources.SOURCES`; ``assets``
+    maps each of its feeds to the asset that feed's group publishes.
     """
-    return [_feed_group(source, feed_name, asset, hours) for feed_name, asset in assets.items()]
+    hours = plan_hours()
+    groups = [_feed_group(source, feed_name, asset, hours) for feed_name, asset in assets.items()]
+    if registers:
+        register.override(task_id="register")(source) >> groups
 
 
 def _feed_group(source: str, feed_name: str, asset: Asset, hours: Any) -> Any:
@@ -41,15 +57,13 @@ def _feed_group(source: str, feed_name: str, asset: Asset, hours: Any) -> Any:
     def feed():
         @task(max_active_tis_per_dagrun=2)
         def ingest_hour(hour_start: str, claim_landing: bool, params=None) -> dict:
-            import importlib
-
             from fieldhouse.config import StorageSettings
             from fieldhouse.ingest.feeds import ingest_source_hour
+            from fieldhouse.ingest.sources import SOURCES
             from fieldhouse.storage.keys import Interval
             from fieldhouse.storage.objects import ObjectStore
 
-            module, attribute = source.split(":")
-            described = getattr(importlib.import_module(module), attribute)
+            described = SOURCES[source]
             manifest = ingest_source_hour(
                 ObjectStore(StorageSettings.from_airflow()),
                 described,

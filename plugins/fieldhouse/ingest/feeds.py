@@ -1,10 +1,11 @@
-"""One hour of one feed: simulate and/or read landing files, validate, write.
+"""One hour of one raw dataset: simulated rows and every contract's landing files, validated.
 
-Every source but the sensor fleet is a set of *feeds*: a wire schema, the raw
-dataset it lands in, where outside systems drop its files, and optionally a
-simulator that also yields labels (the truth a model is later scored against).
-:func:`ingest_feed_hour` is the one path a feed's hour takes into raw/, through
-:func:`fieldhouse.ingest.partitions.write_partition`.
+This is the one ingestion path. A dataset's hour is written from the simulator
+of a built-in source (already in the dataset's wire shape) and from the files
+dropped in the landing folder of every contract that lands in it, each file
+read and normalised by its contract (:mod:`fieldhouse.contracts`). Validation
+and the writer (:func:`fieldhouse.ingest.partitions.write_partition`) are the
+same for all of them.
 """
 
 from __future__ import annotations
@@ -16,28 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from fieldhouse.ingest.claims import read_claimed_files
-from fieldhouse.ingest.partitions import Manifest, write_partition, write_side_partition
-from fieldhouse.storage.keys import Dataset, Interval, LandingArea
+from fieldhouse.ingest.claims import ClaimedFile, claim_landing_files
+from fieldhouse.ingest.datasets import raw_dataset
+from fieldhouse.ingest.hour import HourBuilder
+from fieldhouse.ingest.partitions import Manifest, write_side_partition
+from fieldhouse.storage.keys import Interval, LandingArea
 from fieldhouse.storage.objects import ObjectStore
 
 if TYPE_CHECKING:
-    from fieldhouse.quality.core import ValidationResult, WireSchema
+    from fieldhouse.contracts.catalog import Catalog
+    from fieldhouse.contracts.contract import Contract
 
 log = logging.getLogger(__name__)
-
-Validator = Callable[[pd.DataFrame, Interval], "ValidationResult"]
-
-
-@dataclass(frozen=True)
-class Feed:
-    """A stream of records of one kind and the places it moves through."""
-
-    dataset: Dataset
-    schema: WireSchema
-    landing: LandingArea
-    validate: Validator
-    labels: Dataset | None = None  # where a simulated batch's labels go
 
 
 @dataclass(frozen=True)
@@ -48,62 +39,184 @@ class SimulatedWire:
     labels: pd.DataFrame
 
 
-def ingest_feed_hour(
+def ingest_dataset_hour(
     store: ObjectStore,
-    feed: Feed,
+    dataset_name: str,
     interval: Interval,
     *,
-    simulated: SimulatedWire | None,
-    include_landing: bool,
-    claim_landing: bool,
+    simulated: SimulatedWire | None = None,
+    include_landing: bool = True,
+    claim_landing: bool = True,
+    contracts: list[Contract] | None = None,
+    catalog: Catalog | None = None,
 ) -> Manifest:
-    """Validate and write one hour of ``feed``: the simulated rows and the landed files.
+    """Validate and write one hour of a raw dataset from its simulator and its feeds' files.
 
     ``claim_landing`` says whether this hour takes newly dropped files; files it
     claimed on an earlier run are always read again, so reruns reproduce it.
+    ``contracts`` defaults to every contract under ``contracts/feeds/`` that lands
+    in the dataset. Files are read in batches, so a big file takes the memory of a
+    batch, not of the whole file.
     """
-    wires: list[pd.DataFrame] = []
+    from fieldhouse.contracts.catalog import load_catalog
+    from fieldhouse.contracts.contract import contracts_for
+
+    target = raw_dataset(dataset_name)
+    catalog = catalog or load_catalog()
+    contracts = contracts_for(dataset_name) if contracts is None else contracts
+    for contract in contracts:
+        catalog = catalog.merged(contract.catalog, source=str(contract.path or contract.name))
+
+    hour = HourBuilder(store, target, interval, catalog)
     if simulated is not None:
-        wires.append(simulated.wire)
-        if feed.labels is not None:
-            write_side_partition(store, feed.labels, interval, simulated.labels)
-
-    files: list[str] = []
-    rejected: dict[str, str] = {}
+        hour.add(simulated.wire)
+        if target.labels is not None:
+            write_side_partition(store, target.labels, interval, simulated.labels)
     if include_landing:
-        landing = read_claimed_files(
-            store, feed.landing, interval, feed.schema, claim_new=claim_landing
-        )
-        wires.extend(landing.wires)
-        files, rejected = landing.files, landing.rejected
+        for contract in contracts:
+            _ingest_feed_files(store, hour, contract, catalog, claim_landing)
+    return hour.write()
 
-    wire = pd.concat(wires, ignore_index=True) if wires else feed.schema.empty_wire_frame()
-    result = feed.validate(wire, interval)
-    return write_partition(
-        store,
-        feed.dataset,
-        interval,
-        rows_in=len(wire),
-        valid=result.valid,
-        quarantined=result.quarantined,
-        reasons=result.reasons,
-        files=files,
-        files_rejected=rejected,
+
+def _ingest_feed_files(
+    store: ObjectStore, hour: HourBuilder, contract: Contract, catalog: Catalog, claim_new: bool
+) -> None:
+    """Claim one contract's files for the hour, read each in batches, normalise, validate.
+
+    A file that cannot be read at all is copied, byte for byte, to quarantine and
+    reported with its reason (what of it was already read is dropped); its claim
+    stays, so reruns agree.
+    """
+    from fieldhouse.sources.landing import LandingFormatError
+
+    area = LandingArea(contract.landing)
+    for claimed in claim_landing_files(store, area, hour.interval, claim_new=claim_new):
+        started = hour.checkpoint()
+        try:
+            rows = _ingest_file(store, hour, contract, catalog, claimed, started)
+        except LandingFormatError as exc:
+            hour.rollback(started)
+            rejected_key = area.rejected(hour.interval, claimed.name)
+            store.copy(claimed.key, rejected_key)
+            hour.rejected[claimed.key.uri] = str(exc)
+            log.warning("rejected %s: %s (kept at %s)", claimed.key.uri, exc, rejected_key.uri)
+            continue
+        hour.files.append(claimed.key.uri)
+        log.info(
+            "%s: %s -> %d rows (contract %s)",
+            hour.target.name,
+            claimed.key.uri,
+            rows,
+            contract.name,
+        )
+
+
+def _ingest_file(
+    store: ObjectStore,
+    hour: HourBuilder,
+    contract: Contract,
+    catalog: Catalog,
+    claimed: ClaimedFile,
+    started: int,
+) -> int:
+    """Stream one claimed file through its contract into ``hour``; returns its rows."""
+    import tempfile
+
+    from fieldhouse.contracts.normalize import normalize
+    from fieldhouse.sources import landing
+
+    reader = contract_reader(contract)
+    rows = 0
+    with tempfile.TemporaryDirectory(prefix="fieldhouse-landing-") as folder:
+        local = f"{folder}/file"
+        store.download(claimed.key, local)
+        with open(local, "rb") as binary:
+            batches = landing.iter_landing_file(
+                claimed.name, binary, reader.schema, reader.layout, batch_rows=landing.BATCH_ROWS
+            )
+            for frame in batches:
+                if frame is landing.RESTART:
+                    hour.rollback(started)
+                    rows = 0
+                    continue
+                normalized = normalize(
+                    frame, contract, hour.target.schema, catalog, file_name=claimed.dropped_as
+                )
+                writer = f"landing:{claimed.name}"
+                if _register_first_sight(store, contract, normalized.wire, writer):
+                    hour.refresh_context()
+                hour.add(normalized.wire, nulled=normalized.nulled)
+                rows += len(normalized.wire)
+    return rows
+
+
+@dataclass(frozen=True)
+class ContractReader:
+    """What the landing parser needs to read a contract's files."""
+
+    schema: Any  # a WireSchema of the file's own columns, all text and optional
+    layout: Any  # fieldhouse.sources.landing.FileLayout
+
+
+def contract_reader(contract: Contract) -> ContractReader:
+    """The parser's view of a contract: the file's columns, aliases, header and delimiter."""
+    from fieldhouse.quality.core import Field, WireSchema
+    from fieldhouse.sources.landing import FileLayout
+
+    schema = WireSchema(
+        name=f"file:{contract.name}",
+        fields=tuple(Field(column, required=False) for column in contract.file_columns),
     )
+    layout = FileLayout(
+        aliases=contract.aliases,
+        header_prepend=tuple(c.strip().lower() for c in contract.file.header_prepend),
+        delimiter=contract.file.delimiter,
+    )
+    return ContractReader(schema, layout)
+
+
+_FIRST_SIGHT_FIELD = {"devices": "device_id", "instruments": "instrument"}
+
+
+def _register_first_sight(
+    store: ObjectStore, contract: Contract, wire: pd.DataFrame, writer: str
+) -> int:
+    """Register the ids a contract declares should be registered when first seen."""
+    from fieldhouse.ingest import registries
+
+    registered = 0
+    for name, defaults in contract.register.items():
+        if name not in _FIRST_SIGHT_FIELD:
+            raise ValueError(
+                f"contract {contract.name}: cannot register {name!r}; "
+                f"registries are {sorted(_FIRST_SIGHT_FIELD)}"
+            )
+        ids = wire.loc[wire["parse_error"].isna(), _FIRST_SIGHT_FIELD[name]]
+        registered += registries.register_unseen(
+            store, registries.REGISTRIES[name], writer, ids, defaults
+        )
+    return registered
+
+
+# --- sources: the built-in feeds and their simulators ------------------------------------
 
 
 @dataclass(frozen=True)
 class Source:
-    """A source of several feeds ingested side by side, hour by hour.
+    """A source whose feeds are ingested side by side, hour by hour.
 
-    ``simulate(feed_name, interval, options)`` returns the simulator's hour of
-    one feed; ``options`` is an instance of ``options_type``, the source's run
-    options (the DAG's Params), with at least ``simulate`` and ``include_landing``.
+    ``feeds`` maps a feed name (a task group in its DAG) to the raw dataset it
+    writes. ``simulate(feed_name, interval, options)`` returns the simulator's
+    hour of one feed; ``register(store, options)`` writes the simulator's registry
+    entries before the hours run. ``options`` is an instance of ``options_type``,
+    the DAG's Params, with at least ``simulate`` and ``include_landing``.
     """
 
-    feeds: Mapping[str, Feed]
+    name: str
+    feeds: Mapping[str, str]
     simulate: Callable[[str, Interval, Any], SimulatedWire]
     options_type: type
+    register: Callable[[ObjectStore, Any], Any] | None = None
 
 
 def ingest_source_hour(
@@ -117,7 +230,7 @@ def ingest_source_hour(
 ) -> Manifest:
     """One hour of one feed of ``source``, simulated and/or from landing files."""
     simulated = source.simulate(feed_name, interval, options) if options.simulate else None
-    return ingest_feed_hour(
+    return ingest_dataset_hour(
         store,
         source.feeds[feed_name],
         interval,
@@ -128,9 +241,12 @@ def ingest_source_hour(
 
 
 def ingest_source(
-    store: ObjectStore, source: Source, interval: Interval, options: Any
+    store: ObjectStore, source: Source, interval: Interval, options: Any = None
 ) -> dict[str, list[Manifest]]:
-    """Every hour of ``interval`` for every feed; new landing files go to its last hour."""
+    """Register, then every hour of ``interval`` for every feed; new files go to its last hour."""
+    options = options or source.options_type()
+    if source.register is not None:
+        source.register(store, options)
     hours = interval.hours()
     return {
         name: [

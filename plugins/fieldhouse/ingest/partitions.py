@@ -62,38 +62,70 @@ def write_partition(
     files: list[str] | None = None,
     files_rejected: Mapping[str, str] | None = None,
 ) -> Manifest:
+    """Replace ``interval`` of ``dataset`` with one valid and one quarantined frame."""
+    return write_partition_parts(
+        store,
+        dataset,
+        interval,
+        rows_in=rows_in,
+        raw_parts=[to_parquet_bytes(valid)],
+        rows_written=len(valid),
+        quarantine_parts=[to_parquet_bytes(quarantined)] if len(quarantined) else [],
+        rows_quarantined=len(quarantined),
+        reasons=reasons,
+        files=files,
+        files_rejected=files_rejected,
+    )
+
+
+def write_partition_parts(
+    store: ObjectStore,
+    dataset: Dataset,
+    interval: Interval,
+    *,
+    rows_in: int,
+    raw_parts: list[bytes],
+    rows_written: int,
+    quarantine_parts: list[bytes],
+    rows_quarantined: int,
+    reasons: Mapping[str, int],
+    files: list[str] | None = None,
+    files_rejected: Mapping[str, str] | None = None,
+) -> Manifest:
     """Replace ``interval`` of ``dataset`` in raw/ and quarantine/, then record a manifest.
 
-    The raw partition is always written, empty or not, so a rerun that finds
-    fewer rows than before still replaces what was there.
+    The parts are Parquet files already serialised (a big file is validated in
+    batches, each its own part). The raw partition always gets at least one part,
+    empty or not, so a rerun that finds fewer rows than before still replaces
+    what was there.
     """
-    if rows_in != len(valid) + len(quarantined):
+    if rows_in != rows_written + rows_quarantined:
         raise ReconciliationError(
-            f"{dataset.path} {interval}: {rows_in} rows in, but {len(valid)} valid "
-            f"+ {len(quarantined)} quarantined; nothing was written"
+            f"{dataset.path} {interval}: {rows_in} rows in, but {rows_written} valid "
+            f"+ {rows_quarantined} quarantined; nothing was written"
         )
-    if sum(reasons.values()) != len(quarantined):
+    if sum(reasons.values()) != rows_quarantined:
         raise ReconciliationError(
             f"{dataset.path} {interval}: reasons count {sum(reasons.values())} rows "
-            f"but {len(quarantined)} were quarantined; nothing was written"
+            f"but {rows_quarantined} were quarantined; nothing was written"
         )
-    raw_key = dataset.raw(interval)
-    written = [raw_key]
-    store.replace_prefix(Bucket.RAW, dataset.prefix(interval), {raw_key: to_parquet_bytes(valid)})
-    quarantine_objects = {}
-    if len(quarantined):
-        quarantine_key = dataset.quarantine(interval)
-        quarantine_objects[quarantine_key] = to_parquet_bytes(quarantined)
-        written.append(quarantine_key)
-    store.replace_prefix(Bucket.QUARANTINE, dataset.prefix(interval), quarantine_objects)
+    if not raw_parts:
+        raise ValueError("a raw partition needs at least one part, even an empty one")
+    raw = {dataset.raw(interval, index): body for index, body in enumerate(raw_parts)}
+    store.replace_prefix(Bucket.RAW, dataset.prefix(interval), raw)
+    quarantine = {
+        dataset.quarantine(interval, index): body for index, body in enumerate(quarantine_parts)
+    }
+    store.replace_prefix(Bucket.QUARANTINE, dataset.prefix(interval), quarantine)
+    written = [*raw, *quarantine]
 
     manifest = Manifest(
         dataset=dataset.path,
         interval_start=interval.start.isoformat(),
         interval_end=interval.end.isoformat(),
         rows_in=rows_in,
-        rows_written=len(valid),
-        rows_quarantined=len(quarantined),
+        rows_written=rows_written,
+        rows_quarantined=rows_quarantined,
         reasons=dict(sorted(reasons.items())),
         ingested_at=interval.end.isoformat(),
         run_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -103,12 +135,13 @@ def write_partition(
     )
     store.put_json(dataset.manifest(interval), manifest.as_dict())
     log.info(
-        "%s %s: %d in = %d written + %d quarantined %s",
+        "%s %s: %d in = %d written + %d quarantined in %d part(s) %s",
         dataset.path,
         interval.partition,
         rows_in,
-        len(valid),
-        len(quarantined),
+        rows_written,
+        rows_quarantined,
+        len(raw_parts),
         dict(manifest.reasons) or "",
     )
     return manifest

@@ -3,6 +3,7 @@
 :mod:`fieldhouse.quality.core` is the engine (wire schemas, rules, :func:`validate`);
 each source's module declares its schema and the rules only it has. The sensor
 names are re-exported here because the sensor path was the first to use them.
+Vocabularies (metrics, kinds, countries, …) come from :mod:`fieldhouse.contracts.catalog`.
 """
 
 from fieldhouse.quality.core import (
@@ -17,9 +18,6 @@ from fieldhouse.quality.core import (
     validate,
 )
 from fieldhouse.quality.sensors import (
-    KIND_METRICS,
-    METRIC_KIND,
-    METRIC_RANGES,
     QUARANTINE_COLUMNS,
     REQUIRED_FIELDS,
     SENSOR_SCHEMA,
@@ -30,9 +28,6 @@ from fieldhouse.quality.sensors import (
 )
 
 __all__ = [
-    "KIND_METRICS",
-    "METRIC_KIND",
-    "METRIC_RANGES",
     "PLATFORM_COLUMNS",
     "QUARANTINE_COLUMNS",
     "REQUIRED_FIELDS",
@@ -50,3 +45,12 @@ __all__ = [
     "validate",
     "validate_readings",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # KIND_METRICS and METRIC_RANGES: catalog views, read only when asked for.
+    if name in ("KIND_METRICS", "METRIC_RANGES"):
+        from fieldhouse.quality import sensors
+
+        return getattr(sensors, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

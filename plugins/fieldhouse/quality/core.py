@@ -17,8 +17,10 @@ rule it fails, in this order:
 4. ``unknown_<field>``          a field outside its allowed values (schema order)
 5. ``out_of_range``             a number outside its field's bounds (schema order)
 6. the schema's own rules, in the order they are listed
-7. ``duplicate_<key>``          a key already seen among rows passing 1-6; the
-                                first in input order is kept
+7. ``conflicting_<key>``        a key repeated with different values among rows
+                                passing 1-6: every version is quarantined
+8. ``duplicate_<key>``          a key repeated with the same values; the first
+                                in input order is kept
 
 A source adds a schema and a few rules, never a validator of its own. A rule is a
 reason and a vectorized check: a function of the :class:`Batch` that returns a
@@ -34,7 +36,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +44,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fieldhouse.storage.keys import Interval
+
+if TYPE_CHECKING:
+    from fieldhouse.contracts.catalog import Catalog
 
 PLATFORM_COLUMNS: tuple[str, ...] = ("origin", "parse_error", "raw_record")
 """Wire columns set by the platform after a source's own fields."""
@@ -153,6 +158,10 @@ class WireSchema:
     def duplicate_reason(self) -> str:
         return f"duplicate_{self.key}"
 
+    @property
+    def conflict_reason(self) -> str:
+        return f"conflicting_{self.key}"
+
     def field(self, name: str) -> Field:
         for candidate in self.fields:
             if candidate.name == name:
@@ -220,6 +229,10 @@ class Batch:
     def text(self, column: str) -> np.ndarray:
         return self._text[column]
 
+    def empty(self, column: str) -> np.ndarray:
+        """Where a text column is ``None`` or ``""``; once per batch, as several rules ask."""
+        return self.memo(("empty", column), lambda: _is_empty(self._text[column]))
+
     def memo(self, key: object, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per batch, e.g. a mapping built from the context."""
         if key not in self._memo:
@@ -242,11 +255,31 @@ class Batch:
         mapped = pd.Series(uniques, dtype=object).map(mapping).to_numpy(np.float64)
         return _take(mapped, codes, fill=np.nan)
 
+    @property
+    def catalog(self) -> Catalog:
+        """The vocabularies rules check against (see :func:`catalog_of`), once per batch."""
+        return self.memo("catalog", lambda: catalog_of(self.context))
+
     def isin(self, column: str, values: Collection[str]) -> np.ndarray:
         """Whether each row's text is one of ``values`` (``None`` never is)."""
         codes, uniques = self.factorize(column)
         known = pd.Index(uniques, dtype=object).isin(list(values))
         return _take(np.asarray(known, dtype=bool), codes, fill=False)
+
+
+def catalog_of(context: Mapping[str, Any]) -> Catalog:
+    """The catalog in the context (``context["catalog"]``), else the catalog files'."""
+    catalog = context.get("catalog")
+    if catalog is None:
+        from fieldhouse.contracts.catalog import load_catalog
+
+        catalog = load_catalog()
+    return catalog
+
+
+def from_catalog(vocabulary: str) -> Callable[[Mapping[str, Any]], Collection[str]]:
+    """A field's ``allowed``: the codes of one of the catalog's vocabularies (``"countries"``)."""
+    return lambda context: getattr(catalog_of(context), vocabulary)
 
 
 def not_after_interval_end(
@@ -305,11 +338,35 @@ def validate(
         code[(code == 0) & mask] = codes[rule.reason]
 
     if schema.key is not None:
-        passed = np.flatnonzero(code == 0)
-        repeated = pd.Series(text[schema.key][passed]).duplicated(keep="first").to_numpy()
-        code[passed[repeated]] = codes[schema.duplicate_reason]
+        _mark_repeats(schema, batch, code, codes)
 
     return _split(schema, batch, exact, code, ["", *codes], ingested_at)
+
+
+def _mark_repeats(
+    schema: WireSchema, batch: Batch, code: np.ndarray, codes: dict[str, int]
+) -> None:
+    """Repeated keys among rows still passing: copies and conflicts.
+
+    A key sent again with the same values is a copy: the first stays valid, the
+    rest are ``duplicate_<key>``. A key sent with different values is a conflict
+    the platform cannot settle: every version goes to quarantine as
+    ``conflicting_<key>``: both values are kept and nothing is chosen by file order.
+    """
+    passed = np.flatnonzero(code == 0)
+    keys = pd.Series(batch.text(schema.key)[passed])
+    repeated = keys.duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return
+    rows = passed[repeated]
+    # Typed values, so 21.5 and 21.50 are the same reading.
+    values = pd.DataFrame({name: batch[name][rows] for name in schema.field_names})
+    fingerprint = pd.util.hash_pandas_object(values, index=False).to_numpy()
+    versions = pd.DataFrame({"key": keys.to_numpy()[repeated], "fingerprint": fingerprint})
+    conflicting = versions.groupby("key")["fingerprint"].transform("nunique").to_numpy() > 1
+    code[rows[conflicting]] = codes[schema.conflict_reason]
+    copies = ~conflicting & versions["key"].duplicated(keep="first").to_numpy()
+    code[rows[copies]] = codes[schema.duplicate_reason]
 
 
 # --- the rules a schema declares -------------------------------------------------------
@@ -317,7 +374,7 @@ def validate(
 
 def _ordered_rules(schema: WireSchema) -> list[Rule]:
     """Built-in checks from the field declarations, then the schema's own rules."""
-    rules = [Rule("parse_error", lambda b: ~_is_empty(b.text("parse_error")))]
+    rules = [Rule("parse_error", lambda b: ~b.empty("parse_error"))]
     for spec in schema.fields:
         if spec.required:
             rules.append(Rule(f"missing_field:{spec.name}", _missing(spec.name)))
@@ -332,20 +389,21 @@ def _ordered_rules(schema: WireSchema) -> list[Rule]:
             rules.append(Rule(spec.range_reason, _outside(spec)))
     rules.extend(schema.rules)
     if schema.key is not None:
-        # Placeholder so the reason has its place; duplicates are found in validate().
+        # Placeholders so the reasons have their place; repeats are found in validate().
+        rules.append(Rule(schema.conflict_reason, lambda b: np.zeros(len(b), dtype=bool)))
         rules.append(Rule(schema.duplicate_reason, lambda b: np.zeros(len(b), dtype=bool)))
     return rules
 
 
 def _missing(name: str) -> Check:
-    return lambda batch: _is_empty(batch.text(name))
+    return lambda batch: batch.empty(name)
 
 
 def _unparsed(name: str) -> Check:
     def check(batch: Batch) -> np.ndarray:
         values = batch[name]
         failed = np.isnat(values) if values.dtype.kind == "M" else np.isnan(values)
-        return failed & ~_is_empty(batch.text(name))
+        return failed & ~batch.empty(name)
 
     return check
 
@@ -353,7 +411,7 @@ def _unparsed(name: str) -> Check:
 def _unknown(spec: Field) -> Check:
     def check(batch: Batch) -> np.ndarray:
         allowed = spec.allowed(batch.context) if callable(spec.allowed) else spec.allowed
-        present = ~_is_empty(batch.text(spec.name))
+        present = ~batch.empty(spec.name)
         return present & ~batch.isin(spec.name, allowed)
 
     return check

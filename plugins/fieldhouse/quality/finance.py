@@ -8,17 +8,23 @@ transaction is quarantined, first failing rule only, for:
 
 1. ``non_positive_amount``       an amount of zero or less
 2. ``future_timestamp``          later than the interval end plus a tolerance
-3. ``duplicate_transaction_id``  a transaction already seen among rows passing the above
+3. ``conflicting_transaction_id`` / ``duplicate_transaction_id``  a transaction sent
+   again, with other values or the same
 
 A chargeback is ``chargeback_id, transaction_id, customer_id, reported_at,
 amount, currency, reason_code``: the late label of a fraudulent transaction. It is
 quarantined for ``unknown_currency``, ``unknown_reason_code``,
-``non_positive_amount``, ``future_timestamp`` and ``duplicate_chargeback_id``.
+``non_positive_amount``, ``future_timestamp`` and a repeated ``chargeback_id``.
+
+Currencies (ISO 4217), countries (ISO 3166-1), merchant categories, channels and
+chargeback reasons come from the catalog (``context["catalog"]``, by default the
+files').
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,47 +36,14 @@ from fieldhouse.quality.core import (
     Rule,
     ValidationResult,
     WireSchema,
+    from_catalog,
     not_after_interval_end,
     validate,
 )
 from fieldhouse.storage.keys import Interval
 
-COUNTRIES: tuple[str, ...] = (
-    "US",
-    "CA",
-    "MX",
-    "BR",
-    "GB",
-    "DE",
-    "FR",
-    "NL",
-    "ES",
-    "IT",
-    "PL",
-    "JP",
-    "AU",
-    "NG",
-    "RU",
-    "VN",
-)
-"""Countries (ISO 3166-1 alpha-2) a transaction may take place in."""
-
-CURRENCIES: tuple[str, ...] = ("USD", "EUR", "GBP", "CAD", "JPY", "AUD")
-CHANNELS: tuple[str, ...] = ("card_present", "online", "atm", "transfer")
-MERCHANT_CATEGORIES: tuple[str, ...] = (
-    "grocery",
-    "restaurant",
-    "fuel",
-    "travel",
-    "electronics",
-    "apparel",
-    "entertainment",
-    "utilities",
-    "cash",
-    "jewelry",
-    "gift_cards",
-)
-CHARGEBACK_REASONS: tuple[str, ...] = ("fraud_card_not_present", "fraud_card_present")
+if TYPE_CHECKING:
+    from fieldhouse.contracts.catalog import Catalog
 
 
 def _non_positive_amount(batch: Batch) -> np.ndarray:
@@ -84,10 +57,10 @@ TRANSACTION_SCHEMA = WireSchema(
         Field("customer_id"),
         Field("ts", Kind.TIMESTAMP),
         Field("amount", Kind.DECIMAL),
-        Field("currency", allowed=CURRENCIES),
-        Field("merchant_category", allowed=MERCHANT_CATEGORIES),
-        Field("channel", allowed=CHANNELS),
-        Field("country", allowed=COUNTRIES),
+        Field("currency", allowed=from_catalog("currencies")),
+        Field("merchant_category", allowed=from_catalog("merchant_categories")),
+        Field("channel", allowed=from_catalog("channels")),
+        Field("country", allowed=from_catalog("countries")),
         Field("device_id"),
     ),
     rules=(
@@ -106,8 +79,8 @@ CHARGEBACK_SCHEMA = WireSchema(
         Field("customer_id"),
         Field("reported_at", Kind.TIMESTAMP),
         Field("amount", Kind.DECIMAL),
-        Field("currency", allowed=CURRENCIES),
-        Field("reason_code", allowed=CHARGEBACK_REASONS),
+        Field("currency", allowed=from_catalog("currencies")),
+        Field("reason_code", allowed=from_catalog("chargeback_reasons")),
     ),
     rules=(
         Rule("non_positive_amount", _non_positive_amount),
@@ -124,6 +97,7 @@ def validate_transactions(
     *,
     future_tolerance: timedelta = timedelta(minutes=5),
     ingested_at: datetime,
+    catalog: Catalog | None = None,
 ) -> ValidationResult:
     """Split a wire frame of transactions into typed valid rows and quarantined rows."""
     return validate(
@@ -131,7 +105,7 @@ def validate_transactions(
         TRANSACTION_SCHEMA,
         interval,
         ingested_at=ingested_at,
-        context={"future_tolerance": future_tolerance},
+        context={"future_tolerance": future_tolerance, "catalog": catalog},
     )
 
 
@@ -141,6 +115,7 @@ def validate_chargebacks(
     *,
     future_tolerance: timedelta = timedelta(minutes=5),
     ingested_at: datetime,
+    catalog: Catalog | None = None,
 ) -> ValidationResult:
     """Split a wire frame of chargebacks into typed valid rows and quarantined rows."""
     return validate(
@@ -148,5 +123,5 @@ def validate_chargebacks(
         CHARGEBACK_SCHEMA,
         interval,
         ingested_at=ingested_at,
-        context={"future_tolerance": future_tolerance},
+        context={"future_tolerance": future_tolerance, "catalog": catalog},
     )

@@ -4,14 +4,17 @@ A bar is ``event_id, instrument, bar_start, open, high, low, close, volume``. Af
 the engine's checks on the fields (missing, ``bad_timestamp``, ``bad_value``,
 ``unknown_instrument``), a bar is quarantined, first failing rule only, for:
 
-1. ``ohlc_inconsistent``     high below open, close or low, or low above open or close
-2. ``non_positive_price``    a price of zero or less
-3. ``negative_volume``       volume below zero (an index reports 0)
-4. ``outside_trading_hours`` bar_start outside its instrument's trading calendar
-5. ``future_timestamp``      later than the interval end plus a tolerance
-6. ``duplicate_event_id``    a bar already seen among rows passing every rule above
+1. ``missing_field:volume``  no volume from an instrument that has one (an index has none)
+2. ``ohlc_inconsistent``     high below open, close or low, or low above open or close
+3. ``non_positive_price``    a price of zero or less
+4. ``negative_volume``       volume below zero (an index may report 0)
+5. ``outside_trading_hours`` bar_start outside its instrument's trading calendar
+6. ``future_timestamp``      later than the interval end plus a tolerance
+7. ``conflicting_event_id``  a bar sent again with other values: every version
+8. ``duplicate_event_id``    a bar sent again with the same values: the copies
 
-The context needs ``instruments``: a frame with ``instrument_id`` and ``calendar``.
+The context needs ``instruments``: a frame with ``instrument_id``, ``calendar`` and,
+optionally, ``has_volume`` (missing or empty: the instrument has a volume).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ _SUNDAY, _FRIDAY = 6, 4  # Monday is 0
 CALENDARS: Mapping[str, str] = {
     "equity": "Monday to Friday, 14:30 to 21:00 UTC",
     "fx": "Sunday 22:00 to Friday 22:00 UTC, continuously",
+    "daily": "one date-only bar a day, Monday to Friday, stamped 00:00 UTC",
 }
 """Trading calendars; a bar must start inside its instrument's session."""
 
@@ -59,8 +63,13 @@ def in_trading_hours(calendar: np.ndarray, moment: np.ndarray) -> np.ndarray:
     fx_open = _SUNDAY * _DAY_MINUTES + 22 * 60
     fx_close = _FRIDAY * _DAY_MINUTES + 22 * 60
     fx = (week_minute >= fx_open) | (week_minute < fx_close)
+    daily = (weekday < 5) & (moment == moment.astype("datetime64[D]"))
     known = ~np.isnat(moment)
-    return known & ((np.equal(calendar, "equity") & equity) | (np.equal(calendar, "fx") & fx))
+    return known & (
+        (np.equal(calendar, "equity") & equity)
+        | (np.equal(calendar, "fx") & fx)
+        | (np.equal(calendar, "daily") & daily)
+    )
 
 
 def _registered_instruments(context: Mapping[str, object]) -> pd.Series:
@@ -73,6 +82,32 @@ def _calendars(batch: Batch) -> Mapping[str, str]:
         return frame.set_index("instrument_id")["calendar"].dropna().to_dict()
 
     return batch.memo("calendars", build)
+
+
+def _without_volume(batch: Batch) -> set[str]:
+    """Instruments whose registry entry says they report no volume (an index)."""
+
+    def build() -> set[str]:
+        frame = batch.context["instruments"]
+        if "has_volume" not in frame.columns:
+            return set()
+        frame = frame.drop_duplicates("instrument_id")
+        flags = frame["has_volume"].map(_is_false).to_numpy(dtype=bool)
+        return set(frame.loc[flags, "instrument_id"])
+
+    return batch.memo("without_volume", build)
+
+
+def _is_false(flag: object) -> bool:
+    # Registries written from files may hold the flag as text.
+    if isinstance(flag, str):
+        return flag.strip().lower() in ("false", "0", "no")
+    return flag is not None and not pd.isna(flag) and not bool(flag)
+
+
+def _missing_volume(batch: Batch) -> np.ndarray:
+    missing = np.equal(batch.text("volume"), None) | np.equal(batch.text("volume"), "")
+    return missing & ~batch.isin("instrument", _without_volume(batch))
 
 
 def _ohlc_inconsistent(batch: Batch) -> np.ndarray:
@@ -105,9 +140,10 @@ PRICE_SCHEMA = WireSchema(
         Field("high", Kind.DECIMAL),
         Field("low", Kind.DECIMAL),
         Field("close", Kind.DECIMAL),
-        Field("volume", Kind.INTEGER),
+        Field("volume", Kind.INTEGER, required=False),
     ),
     rules=(
+        Rule("missing_field:volume", _missing_volume),
         Rule("ohlc_inconsistent", _ohlc_inconsistent),
         Rule("non_positive_price", _non_positive_price),
         Rule("negative_volume", _negative_volume),
@@ -116,7 +152,7 @@ PRICE_SCHEMA = WireSchema(
     ),
     key="event_id",
 )
-"""An intraday OHLCV bar on the wire; the context needs ``instruments``."""
+"""An OHLCV bar on the wire; the context needs ``instruments``."""
 
 
 def validate_bars(

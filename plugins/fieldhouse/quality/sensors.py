@@ -8,11 +8,16 @@ exactly one reason, the first rule it fails, in this order:
 3. ``bad_timestamp``          ts is not ISO-8601 with an offset (``Z`` or ``+01:00``)
 4. ``bad_value``              value is not a finite number
 5. ``unknown_device``         device_id is not in the device registry
-6. ``unknown_metric``         metric is not one the platform knows
-7. ``metric_not_for_device_kind``  e.g. ``speed_kmh`` from an environmental sensor
-8. ``out_of_range``           outside the physical range of the metric
-9. ``future_timestamp``       later than the interval end plus a tolerance
-10. ``duplicate_event_id``    an event_id already seen among rows passing 1-9
+6. ``unknown_metric``         metric is not one a catalog file defines
+7. ``unknown_device_kind``    the registry gives the device a kind no catalog file defines
+8. ``metric_not_for_device_kind``  e.g. ``speed_kmh`` from an environmental sensor
+9. ``out_of_range``           outside the physical range of the metric
+10. ``future_timestamp``      later than the interval end plus a tolerance
+11. ``conflicting_event_id``  an event_id sent again with other values: every version
+12. ``duplicate_event_id``    an event_id sent again with the same values: the copies
+
+Metrics, their ranges and the device kinds that report them come from the catalog
+(``contracts/catalogs/``, :mod:`fieldhouse.contracts.catalog`).
 
 These are the de-noising rules of collection: readings that cannot be true (out of
 physical range, from the future), cannot be attributed (unknown device or metric) or
@@ -24,7 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,37 +42,15 @@ from fieldhouse.quality.core import (
     Rule,
     ValidationResult,
     WireSchema,
+    catalog_of,
+    from_catalog,
     not_after_interval_end,
     validate,
 )
 from fieldhouse.storage.keys import Interval
 
-KIND_METRICS: Mapping[str, tuple[str, ...]] = {
-    "environmental": ("temperature_c", "humidity_pct"),
-    "machine": ("vibration_mm_s", "power_w"),
-    "gps_tracker": ("latitude", "longitude", "speed_kmh"),
-}
-
-METRIC_RANGES: Mapping[str, tuple[float, float]] = {
-    "temperature_c": (-40.0, 85.0),
-    "humidity_pct": (0.0, 100.0),
-    "vibration_mm_s": (0.0, 100.0),
-    "power_w": (0.0, 50_000.0),
-    "latitude": (-90.0, 90.0),
-    "longitude": (-180.0, 180.0),
-    "speed_kmh": (0.0, 250.0),
-}
-"""Physically plausible range of each metric, bounds included."""
-
-METRIC_KIND: Mapping[str, str] = {
-    metric: kind for kind, metrics in KIND_METRICS.items() for metric in metrics
-}
-if len(METRIC_KIND) != sum(len(m) for m in KIND_METRICS.values()):
-    # The kind check maps each metric to one kind; a shared metric would break it.
-    raise RuntimeError("a metric is listed under two device kinds")
-
-_LOW = {metric: bounds[0] for metric, bounds in METRIC_RANGES.items()}
-_HIGH = {metric: bounds[1] for metric, bounds in METRIC_RANGES.items()}
+if TYPE_CHECKING:
+    from fieldhouse.contracts.catalog import Catalog
 
 
 def _device_kinds(batch: Batch) -> Mapping[str, str]:
@@ -86,14 +70,36 @@ def _registered_devices(context: Mapping[str, Any]) -> Any:
     return registry.loc[registry["device_kind"].notna(), "device_id"]
 
 
+def _unknown_device_kind(batch: Batch) -> np.ndarray:
+    # A registry may name a kind no catalog file defines yet: its readings wait in
+    # quarantine until one does, rather than failing the whole batch.
+    kind = batch.lookup("device_id", _device_kinds(batch))
+    return np.not_equal(kind, None) & ~pd.Index(kind, dtype=object).isin(
+        list(batch.catalog.device_kinds)
+    )
+
+
 def _metric_not_for_device_kind(batch: Batch) -> np.ndarray:
-    return batch.lookup("metric", METRIC_KIND) != batch.lookup("device_id", _device_kinds(batch))
+    """Whether each row's (device kind, metric) pair is not one the catalog lists."""
+    pairs = batch.catalog.kind_metric_pairs()
+    kind_codes, kinds = pd.factorize(batch.lookup("device_id", _device_kinds(batch)))
+    metric_codes, metrics = batch.factorize("metric")
+    # One cell per distinct (kind, metric); the last row and column stand for "none".
+    served = np.zeros((len(kinds) + 1, len(metrics) + 1), dtype=bool)
+    for i, kind in enumerate(kinds):
+        served[i, :-1] = [(kind, metric) in pairs for metric in metrics]
+    return ~served[kind_codes, metric_codes]
 
 
 def _out_of_metric_range(batch: Batch) -> np.ndarray:
+    def bounds() -> tuple[dict[str, float], dict[str, float]]:
+        metrics = batch.catalog.metrics.values()
+        return {m.code: m.low for m in metrics}, {m.code: m.high for m in metrics}
+
+    low, high = batch.memo("metric_bounds", bounds)
     value = batch["value"]
-    return (value < batch.lookup_number("metric", _LOW)) | (
-        value > batch.lookup_number("metric", _HIGH)
+    return (value < batch.lookup_number("metric", low)) | (
+        value > batch.lookup_number("metric", high)
     )
 
 
@@ -103,10 +109,11 @@ SENSOR_SCHEMA = WireSchema(
         Field("event_id"),
         Field("device_id", allowed=_registered_devices, unknown_reason="unknown_device"),
         Field("ts", Kind.TIMESTAMP, output="event_ts"),
-        Field("metric", allowed=tuple(METRIC_KIND)),
+        Field("metric", allowed=from_catalog("metrics")),
         Field("value", Kind.DECIMAL),
     ),
     rules=(
+        Rule("unknown_device_kind", _unknown_device_kind),
         Rule("metric_not_for_device_kind", _metric_not_for_device_kind),
         Rule("out_of_range", _out_of_metric_range),
         not_after_interval_end("ts"),
@@ -114,7 +121,8 @@ SENSOR_SCHEMA = WireSchema(
     key="event_id",
     output_order=("event_id", "device_id", "metric", "value", "event_ts"),
 )
-"""A sensor reading on the wire; the context needs ``devices`` (the registry)."""
+"""A sensor reading on the wire; the context needs ``devices`` (the registry) and may
+carry the ``catalog`` (default: :func:`fieldhouse.contracts.catalog.load_catalog`)."""
 
 WIRE_COLUMNS: tuple[str, ...] = SENSOR_SCHEMA.wire_columns
 """Columns of a sensor wire frame, all text: five data fields, then three set by the platform."""
@@ -135,18 +143,27 @@ def validate_readings(
     *,
     future_tolerance: timedelta = timedelta(minutes=5),
     ingested_at: datetime,
+    catalog: Catalog | None = None,
 ) -> ValidationResult:
     """Split a wire frame into typed valid readings and quarantined rows with a reason.
 
     ``devices`` is the device registry with columns ``device_id`` and ``device_kind``.
     ``interval`` is the logical interval being ingested; a reading stamped later than
-    ``interval.end + future_tolerance`` cannot have been observed yet.
-    Missing wire columns are treated as empty; extra columns are dropped.
+    ``interval.end + future_tolerance`` cannot have been observed yet. ``catalog``
+    defaults to the catalog files'. Missing wire columns are treated as empty; extra
+    columns are dropped.
     """
-    return validate(
-        wire,
-        SENSOR_SCHEMA,
-        interval,
-        ingested_at=ingested_at,
-        context={"devices": devices, "future_tolerance": future_tolerance},
-    )
+    context = {"devices": devices, "future_tolerance": future_tolerance, "catalog": catalog}
+    return validate(wire, SENSOR_SCHEMA, interval, ingested_at=ingested_at, context=context)
+
+
+def __getattr__(name: str) -> Any:
+    # The vocabulary was once these constants; they are now views of the catalog
+    # files, read when asked for, so a file added since is seen.
+    if name == "KIND_METRICS":
+        kinds = catalog_of({}).device_kinds.values()
+        return MappingProxyType({kind.code: kind.metrics for kind in kinds})
+    if name == "METRIC_RANGES":
+        metrics = catalog_of({}).metrics.values()
+        return MappingProxyType({metric.code: (metric.low, metric.high) for metric in metrics})
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,9 +32,6 @@ import numpy as np
 import pandas as pd
 
 from fieldhouse.quality.commerce import (
-    CARRIERS,
-    COUNTRIES,
-    CURRENCIES,
     ORDER_SCHEMA,
     ORIGIN_COUNTRY,
     SHIPMENT_EVENT_SCHEMA,
@@ -79,6 +76,9 @@ CARRIER_FACTORS: dict[str, float] = {
 }
 """How much longer than standard each carrier takes."""
 
+COUNTRIES: tuple[str, ...] = tuple(BASE_TRANSIT_DAYS)
+CARRIERS: tuple[str, ...] = tuple(CARRIER_FACTORS)
+
 SEASON_FACTORS: dict[int, float] = {11: 1.15, 12: 1.3}
 """Slow months (by month of the order); other months are 1.0."""
 
@@ -114,6 +114,17 @@ class CommerceFaults:
 
 
 DEFAULT_FAULTS = CommerceFaults()
+
+
+def _currencies() -> dict[str, str]:
+    """The currency an order to each destination is paid in: the catalog's (commerce.yaml)."""
+    from fieldhouse.contracts.catalog import load_catalog
+
+    countries = load_catalog().countries
+    unpaid = [c for c in COUNTRIES if countries[c].currency is None]
+    if unpaid:
+        raise ValueError(f"the shop ships to {unpaid}, whose currency no catalog gives")
+    return {c: countries[c].currency for c in COUNTRIES}
 
 
 def delivery_days(
@@ -203,7 +214,8 @@ def _hour(hour: int, seed: int, orders_per_hour: float, faults: CommerceFaults) 
         rng.choice(len(COUNTRIES), n, p=_COUNTRY_SHARE / _COUNTRY_SHARE.sum())
     ]
     carrier = np.array(CARRIERS, dtype=object)[rng.choice(len(CARRIERS), n, p=_CARRIER_SHARE)]
-    currency = np.array([CURRENCIES[c] for c in country], dtype=object)
+    currencies = _currencies()
+    currency = np.array([currencies[c] for c in country], dtype=object)
     items = 1 + rng.poisson(1.2, n)
     typical = np.array([_TYPICAL_AMOUNT[c] for c in currency])
     amount = np.round(typical * items * rng.lognormal(-0.2, 0.5, n), 2)
@@ -321,6 +333,9 @@ def _order_wire(orders: pd.DataFrame) -> pd.DataFrame:
             "currency": frame["currency"].to_numpy(dtype=object),
             "amount": amount,
             "item_count": frame["item_count"].astype(str).to_numpy(dtype=object),
+            # The shop sends neither the region of an address nor a promised date.
+            "destination_region": np.full(len(frame), None, dtype=object),
+            "promised_at": np.full(len(frame), None, dtype=object),
             **platform_columns(len(frame), ORIGIN),
         }
     )[list(ORDER_SCHEMA.wire_columns)]

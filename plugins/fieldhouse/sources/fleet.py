@@ -1,6 +1,7 @@
 """A simulated fleet of sensors that stands in for real gateways.
 
-The fleet has three kinds of device spread over a few sites:
+The fleet has three kinds of device spread over a few sites (their metrics and
+ranges are the catalog's, ``contracts/catalogs/sensors.yaml``):
 
 - ``environmental`` sensors report ``temperature_c`` (a daily cycle peaking in the
   afternoon, plus multi-day weather) and ``humidity_pct`` (moving against it);
@@ -27,13 +28,17 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from fieldhouse.quality import KIND_METRICS, METRIC_RANGES, WIRE_COLUMNS
+from fieldhouse.quality import WIRE_COLUMNS
 from fieldhouse.sources.simulation import SimulatedBatch, stable_hash
 from fieldhouse.storage.keys import Interval
+
+if TYPE_CHECKING:
+    from fieldhouse.contracts.catalog import Catalog
 
 ORIGIN = "fleet_simulator"
 HOUR = 3600
@@ -62,8 +67,6 @@ _KIND_CYCLE = (
     "gps_tracker",
 )
 
-METRICS: tuple[str, ...] = tuple(METRIC_RANGES)
-_METRIC_CODE = {metric: code for code, metric in enumerate(METRICS)}
 _DECIMALS = {
     "temperature_c": 2,
     "humidity_pct": 1,
@@ -73,8 +76,7 @@ _DECIMALS = {
     "longitude": 6,
     "speed_kmh": 1,
 }
-_LOW = np.array([METRIC_RANGES[m][0] for m in METRICS])
-_HIGH = np.array([METRIC_RANGES[m][1] for m in METRICS])
+"""The metrics the simulator models, and the decimals it writes each with."""
 
 _GARBAGE_TS = "2026-13-45T99:00"
 _UNKNOWN_METRICS = ("battery_pct", "rssi_dbm")
@@ -148,6 +150,44 @@ class FaultRates:
 
 
 DEFAULT_FAULTS = FaultRates()
+
+
+@dataclass(frozen=True)
+class _Metrics:
+    """The fleet's kinds and metrics as the catalog defines them, numbered for array work."""
+
+    of_kind: Mapping[str, tuple[str, ...]]
+    names: tuple[str, ...]  # a reading's metric is an index into this
+    code: Mapping[str, int]
+    low: np.ndarray
+    high: np.ndarray
+
+
+def _metrics() -> _Metrics:
+    from fieldhouse.contracts.catalog import load_catalog
+
+    return _fleet_metrics(load_catalog())
+
+
+@functools.lru_cache(maxsize=4)
+def _fleet_metrics(catalog: Catalog) -> _Metrics:
+    missing = [kind for kind in KIND_PREFIX if kind not in catalog.device_kinds]
+    if missing:
+        raise ValueError(f"the fleet simulates device kinds {missing}, which no catalog defines")
+    of_kind = {kind: catalog.device_kinds[kind].metrics for kind in KIND_PREFIX}
+    names = tuple(dict.fromkeys(m for metrics in of_kind.values() for m in metrics))
+    unmodelled = sorted(set(names) - set(_DECIMALS))
+    if unmodelled:
+        raise ValueError(
+            f"the catalog gives the fleet's kinds metrics it does not model: {unmodelled}"
+        )
+    return _Metrics(
+        of_kind=of_kind,
+        names=names,
+        code={metric: code for code, metric in enumerate(names)},
+        low=np.array([catalog.metrics[m].low for m in names]),
+        high=np.array([catalog.metrics[m].high for m in names]),
+    )
 
 
 def build_fleet(n_devices: int, seed: int) -> list[Device]:
@@ -238,7 +278,7 @@ class _Chunk:
     """Readings as parallel arrays, before they are rendered as text."""
 
     device: np.ndarray  # index into the device list
-    metric: np.ndarray  # index into METRICS
+    metric: np.ndarray  # index into _Metrics.names
     second: np.ndarray  # event time, epoch seconds
     value: np.ndarray
     arrival: np.ndarray  # epoch seconds, float
@@ -336,7 +376,8 @@ def _simulate_hour(
     phase = int(profile.phase * sample_seconds)
     first = hour + (phase - hour) % sample_seconds
     seconds = np.arange(first, hour + HOUR, sample_seconds, dtype=np.int64)
-    metrics = KIND_METRICS[device.kind]
+    table = _metrics()
+    metrics = table.of_kind[device.kind]
     n = len(seconds) * len(metrics)
     noise = rng.standard_normal(n)
     # One row of uniforms per random decision, drawn at once because small draws are slow:
@@ -344,20 +385,27 @@ def _simulate_hour(
     # 7-8 late (whether, delay), 9-10 reordered (whether, shift), 11 copy delay, 12 network.
     u = rng.random((13, n))
 
-    value = _clean_values(device, profile, seconds, noise)
-    metric = np.repeat(np.array([_METRIC_CODE[m] for m in metrics]), len(seconds))
+    series = _clean_values(device, profile, seconds, noise)
+    value = np.concatenate([series[m] for m in metrics])
+    metric = np.repeat(np.array([table.code[m] for m in metrics]), len(seconds))
     second = np.tile(seconds, len(metrics))
 
     shifted = np.zeros(n, dtype=bool)
     if shift:
-        shifted = metric == _METRIC_CODE[PRIMARY_METRIC[device.kind]]
+        shifted = metric == table.code[PRIMARY_METRIC[device.kind]]
         value[shifted] += shift
 
     stuck = _inject_stuck(rng, value, len(seconds), len(metrics), faults)
     # Not on a stuck reading, nor on the one a stuck run repeats.
     spike = (u[0] < faults.spike) & ~stuck & ~np.roll(stuck, -1)
     _inject_spikes(
-        value, metric, spike, far=u[1] < faults.spike_out_of_range_share, size=u[2], side=u[3]
+        value,
+        metric,
+        spike,
+        table,
+        far=u[1] < faults.spike_out_of_range_share,
+        size=u[2],
+        side=u[3],
     )
 
     labelled = spike | stuck | shifted
@@ -393,8 +441,8 @@ def _simulate_hour(
 
 def _clean_values(
     device: Device, profile: _Profile, seconds: np.ndarray, noise: np.ndarray
-) -> np.ndarray:
-    """The true signal plus sensor noise, metric after metric (KIND_METRICS order)."""
+) -> dict[str, np.ndarray]:
+    """The true signal plus sensor noise of each metric of the device's kind."""
     t = seconds.astype(np.float64)
     k = len(t)
     hour_of_day = (t % DAY) / HOUR
@@ -405,7 +453,7 @@ def _clean_values(
         weather = 1.5 * np.sin(2 * np.pi * t / (3.3 * DAY) + profile.wobble)
         temperature = site.base_temperature_c + profile.offset + daily + weather + 0.15 * noise[:k]
         humidity = profile.a - profile.b * (daily + weather) + 0.8 * noise[k:]
-        return np.concatenate([temperature, np.clip(humidity, 3.0, 99.0)])
+        return {"temperature_c": temperature, "humidity_pct": np.clip(humidity, 3.0, 99.0)}
 
     if device.kind == "machine":
         weekday = (t // DAY + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
@@ -419,7 +467,7 @@ def _clean_values(
         )
         load = 0.75 + 0.15 * np.sin(2 * np.pi * t / 1800 + profile.wobble)
         power = np.where(running, profile.a * (load + 0.02 * noise[k:]), profile.b + 5 * noise[k:])
-        return np.concatenate([np.maximum(vibration, 0.0), np.maximum(power, 0.0)])
+        return {"vibration_mm_s": np.maximum(vibration, 0.0), "power_w": np.maximum(power, 0.0)}
 
     return _gps_values(device, profile, t, hour_of_day, noise)
 
@@ -430,7 +478,7 @@ _KM_PER_DEGREE = 111.32
 
 def _gps_values(
     device: Device, profile: _Profile, t: np.ndarray, hour_of_day: np.ndarray, noise: np.ndarray
-) -> np.ndarray:
+) -> dict[str, np.ndarray]:
     """Position on a loop around home, consistent with the reported speed."""
     k = len(t)
     cruise, radius = profile.a, profile.b
@@ -466,7 +514,7 @@ def _gps_values(
         cruise * (1 + 0.25 * np.sin(w * t)) + 1.5 * noise[2 * k :],
         np.abs(0.3 * noise[2 * k :]),
     )
-    return np.concatenate([latitude, longitude, np.maximum(speed, 0.0)])
+    return {"latitude": latitude, "longitude": longitude, "speed_kmh": np.maximum(speed, 0.0)}
 
 
 _EPOCH_2020 = 1_577_836_800.0
@@ -497,6 +545,7 @@ def _inject_spikes(
     value: np.ndarray,
     metric: np.ndarray,
     spike: np.ndarray,
+    table: _Metrics,
     *,
     far: np.ndarray,
     size: np.ndarray,
@@ -505,7 +554,7 @@ def _inject_spikes(
     """Jump spiked readings towards the farther bound, or far beyond the range."""
     if not spike.any():
         return
-    low, high = _LOW[metric[spike]], _HIGH[metric[spike]]
+    low, high = table.low[metric[spike]], table.high[metric[spike]]
     current = value[spike]
     upward = (high - current) >= (current - low)
     within = np.where(
@@ -558,7 +607,7 @@ def _wire_frame(batch: _Chunk, devices: Sequence[Device]) -> pd.DataFrame:
         return pd.DataFrame({column: pd.Series([], dtype=object) for column in WIRE_COLUMNS})
 
     device_ids = np.array([d.device_id for d in devices], dtype=object)
-    names = np.array(METRICS, dtype=object)
+    names = np.array(_metrics().names, dtype=object)
     base = int(second.min())
     span = int(second.max()) - base + 1
     event_id = _event_ids(devices, device, metric, second)
@@ -603,10 +652,11 @@ def _event_ids(
     """``f"{device_id}-{metric}-{epoch seconds}"``, built from small tables, not per row."""
     if len(second) == 0:
         return np.empty(0, dtype=object)
-    prefixes = np.array([f"{d.device_id}-{m}-" for d in devices for m in METRICS], dtype=object)
+    names = _metrics().names
+    prefixes = np.array([f"{d.device_id}-{m}-" for d in devices for m in names], dtype=object)
     base = int(second.min())
     epoch_text = np.array([str(s) for s in range(base, int(second.max()) + 1)], dtype=object)
-    return prefixes[device * len(METRICS) + metric] + epoch_text[second - base]
+    return prefixes[device * len(names) + metric] + epoch_text[second - base]
 
 
 def _timestamp_table(base: int, span: int, offset_minutes: int) -> np.ndarray:
@@ -624,7 +674,7 @@ def _timestamp_table(base: int, span: int, offset_minutes: int) -> np.ndarray:
 
 def _value_text(value: np.ndarray, metric: np.ndarray) -> np.ndarray:
     rounded = np.empty_like(value)
-    for code, name in enumerate(METRICS):
+    for code, name in enumerate(_metrics().names):
         at = metric == code
         rounded[at] = np.round(value[at], _DECIMALS[name])
     return (rounded + 0.0).astype(str).astype(object)  # + 0.0 turns -0.0 into 0.0
@@ -632,7 +682,7 @@ def _value_text(value: np.ndarray, metric: np.ndarray) -> np.ndarray:
 
 def _labels(batch: _Chunk, gaps: list[tuple[int, int]], devices: Sequence[Device]) -> pd.DataFrame:
     device_ids = np.array([d.device_id for d in devices], dtype=object)
-    names = np.array(METRICS, dtype=object)
+    names = np.array(_metrics().names, dtype=object)
     frames = []
     for fault, flags in (
         ("spike", batch.spike),

@@ -61,18 +61,21 @@ import gzip
 import io
 import json
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import IO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from fieldhouse.quality import SENSOR_SCHEMA, WireSchema
 
 ORIGIN_PREFIX = "landing:"
-FORMATS = (".csv", ".jsonl", ".ndjson", ".parquet")
+FORMATS = (".csv", ".txt", ".tsv", ".jsonl", ".ndjson", ".parquet")
 
 
 class LandingFormatError(ValueError):
@@ -84,59 +87,251 @@ class LandingFormatError(ValueError):
         self.detail = detail
 
 
-def parse_landing_file(name: str, body: bytes, schema: WireSchema = SENSOR_SCHEMA) -> pd.DataFrame:
+@dataclass(frozen=True)
+class FileLayout:
+    """What a feed's contract says about its files beyond the columns it reads."""
+
+    aliases: Mapping[str, str] = field(default_factory=dict)  # header alias -> column
+    header_prepend: tuple[str, ...] = ()  # leading columns the header does not name
+    delimiter: str = ","
+
+
+BATCH_ROWS = 250_000
+"""Rows per batch when a file is read in pieces; bounds the memory a big file takes."""
+
+RESTART = object()
+"""Yielded by :func:`iter_landing_file` when batches already yielded must be discarded:
+the fast CSV parser met a record it cannot split, and the careful parser re-reads
+the whole file (its next yield)."""
+
+
+def parse_landing_file(
+    name: str, body: bytes, schema: WireSchema = SENSOR_SCHEMA, layout: FileLayout | None = None
+) -> pd.DataFrame:
     """Read one landing file into a wire frame with ``origin = "landing:<name>"``.
 
     ``schema`` names the fields to read (the columns above are the sensor schema's);
     every other source's files follow the same format rules with its own fields.
+    ``layout`` maps header aliases, names leading columns a short header leaves out
+    and sets the delimiter of text files.
     """
+    frames: list[pd.DataFrame] = []
+    for batch in iter_landing_file(name, io.BytesIO(body), schema, layout):
+        if batch is RESTART:
+            frames.clear()
+        else:
+            frames.append(batch)
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True) if frames else _empty(name, schema)
+
+
+def iter_landing_file(
+    name: str,
+    binary: IO[bytes],
+    schema: WireSchema = SENSOR_SCHEMA,
+    layout: FileLayout | None = None,
+    *,
+    batch_rows: int = BATCH_ROWS,
+) -> Iterator[pd.DataFrame | object]:
+    """Read a landing file from a seekable binary stream in batches of wire rows.
+
+    Memory follows ``batch_rows``, not the file's size (the careful CSV path for a
+    file with unsplittable records is the exception: it reads the whole file, after
+    yielding :data:`RESTART`). Errors that make the whole file unusable raise
+    :class:`LandingFormatError`, also in the middle of a file.
+    """
+    layout = layout or FileLayout()
     lower = name.lower()
     if lower.endswith(".gz"):
-        try:
-            body = gzip.decompress(body)
-        except (OSError, EOFError, zlib.error) as error:
-            # zlib.error: a valid gzip header over a corrupt deflate stream.
-            raise LandingFormatError("unreadable_gzip", str(error)) from error
+        binary = gzip.GzipFile(fileobj=binary, mode="rb")
         lower = lower[: -len(".gz")]
-    if lower.endswith(".csv"):
-        frame = _read_csv(body, schema)
+    if lower.endswith((".csv", ".txt", ".tsv")):
+        batches = _iter_csv(binary, schema, layout, batch_rows)
     elif lower.endswith((".jsonl", ".ndjson")):
-        frame = _read_json_lines(body, schema)
+        batches = _iter_json_lines(binary, schema, layout, batch_rows)
     elif lower.endswith(".parquet"):
-        frame = _read_parquet(body, schema)
+        batches = _iter_parquet(binary, schema, layout, batch_rows)
     else:
         raise LandingFormatError("unsupported_format", f"{name!r} is not one of {FORMATS}")
-    frame["origin"] = ORIGIN_PREFIX + name
-    return frame[list(schema.wire_columns)]
+    try:
+        for frame in batches:
+            if frame is RESTART:
+                yield frame
+                continue
+            frame["origin"] = ORIGIN_PREFIX + name
+            yield frame[list(schema.wire_columns)]
+    except (OSError, EOFError, zlib.error) as error:
+        if isinstance(binary, gzip.GzipFile):
+            # zlib.error: a valid gzip header over a corrupt deflate stream.
+            raise LandingFormatError("unreadable_gzip", str(error)) from error
+        raise
+
+
+def _empty(name: str, schema: WireSchema) -> pd.DataFrame:
+    frame = schema.empty_wire_frame()
+    frame["origin"] = pd.Series([], dtype=object)
+    return frame
 
 
 # --- CSV ---------------------------------------------------------------------------
 
 
-def _read_csv(body: bytes, schema: WireSchema) -> pd.DataFrame:
-    text = _decode(body)
+def _iter_csv(
+    binary: IO[bytes], schema: WireSchema, layout: FileLayout, batch_rows: int
+) -> Iterator[pd.DataFrame | object]:
+    """Arrow's streaming reader first; the careful reader when it refuses a record."""
+    head = _read_header(binary, layout)
+    if head is None:
+        return
+    header, stream = head
+    yielded = False
     try:
-        # header=None: a row with more fields than the header is then an error here,
-        # rather than silently becoming an index column or losing its last field.
-        cells = pd.read_csv(
-            io.StringIO(text),
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=True,
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(
+                autogenerate_column_names=True, block_size=_block_size(batch_rows)
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                # Every cell as text, and only an empty cell is missing: "NA" is text.
+                column_types={f"f{i}": pa.string() for i in range(len(header))},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
         )
-    except pd.errors.EmptyDataError:
-        return schema.empty_wire_frame()
-    except pd.errors.ParserError:
-        return _read_csv_by_record(text, schema)
-    header = [str(name) for name in cells.iloc[0]]
-    return _csv_frame(header, cells.iloc[1:].to_numpy(dtype=object), [], schema)
+        skip = 1  # the header went through the reader as the first row: it sets the width
+        for batch in reader:
+            for start in range(skip, max(batch.num_rows, skip), batch_rows):
+                piece = batch.slice(start, batch_rows)
+                columns = [piece.column(i) for i in range(piece.num_columns)]
+                yield _csv_columns_frame(header, columns, schema, layout)
+                yielded = True
+            skip = 0
+    except pa.ArrowInvalid:
+        # A record with too few or too many fields, an open quote, bytes that are
+        # not UTF-8: the careful reader reads the whole file and says which.
+        if yielded:
+            yield RESTART
+        binary.seek(0)
+        try:
+            whole = binary.read().decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise LandingFormatError("not_utf8", str(error)) from error
+        if layout.header_prepend:
+            whole = _prepend_to_header(whole, layout)
+        yield _read_csv_by_record(whole, schema, layout)
 
 
-def _read_csv_by_record(text: str, schema: WireSchema) -> pd.DataFrame:
+def _block_size(batch_rows: int) -> int:
+    # About 64 bytes a row: a batch of rows per block, within Arrow's limits.
+    return max(1 << 16, min(batch_rows * 64, 1 << 28))
+
+
+def _read_header(binary: IO[bytes], layout: FileLayout) -> tuple[list[str], IO[bytes]] | None:
+    """The header's names, and a stream that starts with the header line (no BOM).
+
+    Leading blank lines are skipped. A header the contract declares short gets its
+    leading names here, so the reader takes the header as a row of the full width.
+    """
+    start = binary.read(1 << 16)
+    if start.startswith(b"\xef\xbb\xbf"):
+        start = start[3:]
+    start = start.lstrip(b" \t\r\n")
+    while not start:
+        more = binary.read(1 << 16)
+        if not more:
+            return None
+        start = more.lstrip(b" \t\r\n")
+    while b"\n" not in start and b"\r" not in start:
+        more = binary.read(1 << 16)
+        if not more:
+            break
+        start += more
+    ends = [i for i in (start.find(b"\n"), start.find(b"\r")) if i >= 0]
+    line = start[: min(ends, default=len(start))]
+    try:
+        names = next(csv.reader([line.decode("utf-8")], delimiter=layout.delimiter), [])
+    except UnicodeDecodeError as error:
+        raise LandingFormatError("not_utf8", str(error)) from error
+    if layout.header_prepend:
+        prefix = layout.delimiter.join(f'"{name}"' for name in layout.header_prepend)
+        start = f"{prefix}{layout.delimiter}".encode() + start
+        names = [*layout.header_prepend, *names]
+    return names, _PrefixedBytes(start, binary)
+
+
+class _PrefixedBytes(io.RawIOBase):
+    """A binary stream that reads ``prefix`` first, then the rest of ``stream``."""
+
+    def __init__(self, prefix: bytes, stream: IO[bytes]) -> None:
+        self._prefix = memoryview(prefix)
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if len(self._prefix):
+            size = min(len(buffer), len(self._prefix))
+            buffer[:size] = self._prefix[:size]
+            self._prefix = self._prefix[size:]
+            return size
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _csv_columns_frame(
+    header: list[str], columns: list[pa.ChunkedArray], schema: WireSchema, layout: FileLayout
+) -> pd.DataFrame:
+    """Wire frame from the header and Arrow text columns (missing cells are null)."""
+    fields = schema.field_names
+    names = _normalise_names(header, fields, layout.aliases)
+    _require_known_columns(names, fields)
+    rows = len(columns[0]) if columns else 0
+    frame = pd.DataFrame(
+        {
+            column: _objects(columns[names.index(column)])
+            if column in names and names.index(column) < len(columns)
+            else np.full(rows, None, dtype=object)
+            for column in fields
+        }
+    )
+    return _with_platform_columns(frame)
+
+
+def _objects(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """An Arrow text column as an object array, ``None`` where null.
+
+    Text that repeats (device ids, metric names, timestamps of a sample tick)
+    becomes one Python string per distinct value, shared by its rows: most of
+    what reading a big file costs is making string objects.
+    """
+    sample = column.slice(0, 1000)
+    if len(sample) and pc.count_distinct(sample).as_py() * 2 > len(sample):
+        return column.to_numpy(zero_copy_only=False).astype(object)
+    encoded = pc.dictionary_encode(column)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    values = np.append(encoded.dictionary.to_numpy(zero_copy_only=False).astype(object), None)
+    codes = pc.fill_null(encoded.indices, len(encoded.dictionary))
+    return values[codes.to_numpy(zero_copy_only=False)]
+
+
+def _prepend_to_header(text: str, layout: FileLayout) -> str:
+    first_break = min((i for i in (text.find("\n"), text.find("\r")) if i >= 0), default=-1)
+    header = text if first_break < 0 else text[:first_break]
+    names = layout.delimiter.join(f'"{name}"' for name in layout.header_prepend)
+    joined = f"{names}{layout.delimiter}{header}"
+    return joined if first_break < 0 else joined + text[first_break:]
+
+
+def _read_csv_by_record(text: str, schema: WireSchema, layout: FileLayout) -> pd.DataFrame:
     """The careful path for files the fast parser refuses: bad records become rows too."""
     lines = list(io.StringIO(text, newline=""))
-    reader = csv.reader(lines)
+    reader = csv.reader(lines, delimiter=layout.delimiter)
     header: list[str] | None = None
     rows: list[list[str]] = []
     unparsed: list[tuple[int, str]] = []  # (position among rows, raw text)
@@ -163,15 +358,19 @@ def _read_csv_by_record(text: str, schema: WireSchema) -> pd.DataFrame:
         return schema.empty_wire_frame()
     width = len(header)
     data = np.array(rows, dtype=object).reshape(len(rows), width)
-    return _csv_frame(header, data, unparsed, schema)
+    return _csv_frame(header, data, unparsed, schema, layout)
 
 
 def _csv_frame(
-    header: list[str], data: np.ndarray, unparsed: list[tuple[int, str]], schema: WireSchema
+    header: list[str],
+    data: np.ndarray,
+    unparsed: list[tuple[int, str]],
+    schema: WireSchema,
+    layout: FileLayout,
 ) -> pd.DataFrame:
     """Wire frame from a header and a 2-D array of cells, with unparsed rows put back in place."""
     fields = schema.field_names
-    names = _normalise_names(header, fields)
+    names = _normalise_names(header, fields, layout.aliases)
     _require_known_columns(names, fields)
     frame = pd.DataFrame(
         {
@@ -201,13 +400,30 @@ def _csv_frame(
 # --- JSON lines -----------------------------------------------------------------------
 
 
-def _read_json_lines(body: bytes, schema: WireSchema) -> pd.DataFrame:
-    rows = []
-    # Not str.splitlines(): it also splits on U+2028 and friends, which JSON strings may hold.
-    for line in _decode(body).split("\n"):
-        line = line.rstrip("\r")
-        if line.strip():
-            rows.append(_json_row(line, schema.field_names))
+def _iter_json_lines(
+    binary: IO[bytes], schema: WireSchema, layout: FileLayout, batch_rows: int
+) -> Iterator[pd.DataFrame]:
+    rows: list[dict[str, str | None]] = []
+    # newline="\n": only LF ends a line; str.splitlines() would also split on U+2028
+    # and friends, which JSON strings may hold.
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="\n")
+    try:
+        for line in text:
+            line = line.rstrip("\r\n")
+            if line.strip():
+                rows.append(_json_row(line, schema.field_names, layout.aliases))
+            if len(rows) >= batch_rows:
+                yield _json_frame(rows, schema)
+                rows = []
+    except UnicodeDecodeError as error:
+        raise LandingFormatError("not_utf8", str(error)) from error
+    finally:
+        text.detach()
+    if rows:
+        yield _json_frame(rows, schema)
+
+
+def _json_frame(rows: list[dict[str, str | None]], schema: WireSchema) -> pd.DataFrame:
     return pd.DataFrame(
         {
             column: np.array([row.get(column) for row in rows], dtype=object)
@@ -216,7 +432,9 @@ def _read_json_lines(body: bytes, schema: WireSchema) -> pd.DataFrame:
     )
 
 
-def _json_row(line: str, fields: tuple[str, ...]) -> dict[str, str | None]:
+def _json_row(
+    line: str, fields: tuple[str, ...], aliases: Mapping[str, str]
+) -> dict[str, str | None]:
     try:
         # Numbers stay the text they were written as: 21.50 must not become 21.5.
         parsed = json.loads(line, parse_float=str, parse_int=str, parse_constant=str)
@@ -229,7 +447,8 @@ def _json_row(line: str, fields: tuple[str, ...]) -> dict[str, str | None]:
         if isinstance(value, (dict, list)):
             # Nested numbers were read as text above; re-read them as JSON to dump them.
             value = json.loads(line)[key]
-        values.setdefault(key.strip().lower(), _json_text(value))
+        name = key.strip().lower()
+        values.setdefault(aliases.get(name, name), _json_text(value))
     return {column: values.get(column) for column in fields}
 
 
@@ -244,22 +463,34 @@ def _json_text(value: object) -> str | None:
 # --- Parquet --------------------------------------------------------------------------
 
 
-def _read_parquet(body: bytes, schema: WireSchema) -> pd.DataFrame:
+def _iter_parquet(
+    binary: IO[bytes], schema: WireSchema, layout: FileLayout, batch_rows: int
+) -> Iterator[pd.DataFrame]:
+    if isinstance(binary, gzip.GzipFile):
+        binary = io.BytesIO(binary.read())  # Parquet needs to seek: no streaming here
     try:
-        table = pq.read_table(io.BytesIO(body))
+        parquet = pq.ParquetFile(binary)
+        fields = schema.field_names
+        names = _normalise_names(parquet.schema_arrow.names, fields, layout.aliases)
+        _require_known_columns(names, fields)
+        position = {column: names.index(column) for column in fields if column in names}
+        wanted = [parquet.schema_arrow.names[i] for i in sorted(set(position.values()))]
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
+            table = pa.Table.from_batches([batch])
+            yield _with_platform_columns(
+                pd.DataFrame(
+                    {
+                        column: _arrow_text(
+                            table.column(parquet.schema_arrow.names[position[column]])
+                        )
+                        if column in position
+                        else np.full(table.num_rows, None, dtype=object)
+                        for column in fields
+                    }
+                )
+            )
     except (pa.ArrowException, OSError, ValueError) as error:
         raise LandingFormatError("unreadable_parquet", str(error)) from error
-    fields = schema.field_names
-    names = _normalise_names(table.column_names, fields)
-    _require_known_columns(names, fields)
-    position = {column: names.index(column) for column in fields if column in names}
-    columns = {
-        column: _arrow_text(table.column(position[column]))
-        if column in position
-        else np.full(table.num_rows, None, dtype=object)
-        for column in fields
-    }
-    return _with_platform_columns(pd.DataFrame(columns))
 
 
 def _arrow_text(column: pa.ChunkedArray) -> np.ndarray:
@@ -293,15 +524,12 @@ def _timestamp_text(column: pa.ChunkedArray) -> np.ndarray:
 # --- shared ---------------------------------------------------------------------------
 
 
-def _decode(body: bytes) -> str:
-    try:
-        return body.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise LandingFormatError("not_utf8", str(error)) from error
-
-
-def _normalise_names(names: Iterable[object], fields: tuple[str, ...]) -> list[str]:
+def _normalise_names(
+    names: Iterable[object], fields: tuple[str, ...], aliases: Mapping[str, str] | None = None
+) -> list[str]:
+    aliases = aliases or {}
     normalised = [str(name).strip().lower() for name in names]
+    normalised = [aliases.get(name, name) for name in normalised]
     for column in fields:
         if normalised.count(column) > 1:
             raise LandingFormatError("duplicate_columns", column)

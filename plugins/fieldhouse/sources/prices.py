@@ -44,13 +44,20 @@ class Instrument:
     name: str
     asset_class: str  # equity, index, currency_pair
     currency: str
-    calendar: str  # a key of CALENDARS
+    calendar: str  # a key of fieldhouse.quality.prices.CALENDARS
     price: float  # level around which the price drifts
     volatility: float  # annualised, in a calm regime
     volume: int  # typical volume of a bar; 0 for an index
     decimals: int
 
+    @property
+    def has_volume(self) -> bool:
+        """Whether its bars carry a traded volume (an index's do not)."""
+        return self.volume > 0
 
+
+# The registry attributes (name to calendar) are the catalog's, contracts/catalogs/market.yaml;
+# the rest is how the simulator moves them.
 INSTRUMENTS: tuple[Instrument, ...] = (
     Instrument("ACME", "Acme Industries", "equity", "USD", "equity", 182.0, 0.25, 42_000, 2),
     Instrument("GLBX", "Globex Logistics", "equity", "USD", "equity", 64.5, 0.35, 95_000, 2),
@@ -81,7 +88,7 @@ DEFAULT_FAULTS = PriceFaults()
 
 def instruments_frame(instruments: Sequence[Instrument]) -> pd.DataFrame:
     """The instrument registry (the reference table of the price source)."""
-    columns = ("instrument_id", "name", "asset_class", "currency", "calendar")
+    columns = ("instrument_id", "name", "asset_class", "currency", "calendar", "has_volume")
     return pd.DataFrame(
         {c: pd.Series([getattr(i, c) for i in instruments], dtype=object) for c in columns}
     )

@@ -12,6 +12,8 @@ partition columns back with ``hive_partitioning``.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -137,14 +139,33 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Reference:
-    """Reference data of one source that is replaced whole, not partitioned."""
+    """A registry of one source (devices, instruments, customers), merged from many writers.
+
+    Each file or run that registers entries writes its own object, so registries
+    are merged across files and runs and never replaced by the latest one.
+    """
 
     source: str
     entity: str
 
     @property
-    def key(self) -> ObjectKey:
-        return ObjectKey(Bucket.RAW, f"{self.source}/{self.entity}/current.parquet")
+    def prefix(self) -> str:
+        return f"{self.source}/{self.entity}/"
+
+    def registered(self, slug: str) -> ObjectKey:
+        """The entries one writer registered; ``slug`` is one path segment."""
+        if not slug or "/" in slug or slug.startswith("."):
+            raise ValueError(f"a registry writer's slug is one path segment, got {slug!r}")
+        return ObjectKey(Bucket.RAW, f"{self.prefix}registered_by={slug}/part-0.parquet")
+
+    def writer_prefix(self, slug: str) -> str:
+        """The folder holding everything one writer registered (to remove it whole)."""
+        key = self.registered(slug).key
+        return key[: key.rindex("/") + 1]
+
+    def glob(self) -> str:
+        """The URI pattern that reads every writer's entries (DuckDB / dbt sources)."""
+        return f"s3://{Bucket.RAW}/{self.prefix}*/*.parquet"
 
 
 @dataclass(frozen=True)
@@ -169,8 +190,79 @@ class LandingArea:
         """Where a whole unreadable file is kept, byte for byte."""
         return ObjectKey(Bucket.QUARANTINE, f"{self.source}/files/{interval.partition}/{filename}")
 
+    def refused(self, filename: str) -> ObjectKey:
+        """Where a file that is read whole on every run (a registry) goes when unusable."""
+        return ObjectKey(Bucket.QUARANTINE, f"{self.source}/files/{filename}")
+
+    def refused_reason(self, filename: str) -> ObjectKey:
+        return ObjectKey(Bucket.QUARANTINE, f"{self.source}/files/{filename}.reason.json")
+
     def incoming(self, filename: str) -> ObjectKey:
         return ObjectKey(Bucket.LANDING, f"{self.incoming_prefix}{filename}")
+
+    @property
+    def claims_prefix(self) -> str:
+        """Every hour's claims of this area."""
+        return f"_processed/{self.source}/"
+
+    @property
+    def retracted_prefix(self) -> str:
+        return f"_retracted/{self.source}/"
+
+    def retracted(self, filename: str) -> ObjectKey:
+        """Where a retracted file is kept: outside every hour's claim, so no rerun reads it."""
+        if "/" in filename:
+            raise ValueError(f"landing file names are flat, got {filename!r}")
+        return ObjectKey(Bucket.LANDING, f"{self.retracted_prefix}{filename}")
+
+
+class LandingState(StrEnum):
+    WAITING = "waiting"  # dropped, not yet claimed by an hour
+    CLAIMED = "claimed"  # claimed by the hour in ``LandingFile.hour``
+    RETRACTED = "retracted"
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """A file of the landing bucket, as its key places it: area, state, hour, name."""
+
+    area: LandingArea
+    name: str
+    state: LandingState
+    hour: Interval | None = None  # the hour that claimed it
+
+    @property
+    def key(self) -> ObjectKey:
+        if self.state is LandingState.CLAIMED:
+            if self.hour is None:
+                raise ValueError(f"claimed file {self.name!r} needs the hour that claimed it")
+            return self.area.claimed(self.hour, self.name)
+        if self.state is LandingState.RETRACTED:
+            return self.area.retracted(self.name)
+        return self.area.incoming(self.name)
+
+
+_LANDING_KEY = re.compile(
+    r"_processed/(?P<claimed>[^/]+)/dt=(?P<day>\d{4}-\d{2}-\d{2})/hour=(?P<hour>\d{2})/(?P<c>[^/]+)"
+    r"|_retracted/(?P<retracted>[^/]+)/(?P<r>[^/]+)"
+    r"|(?P<waiting>[^/._][^/]*)/(?P<w>[^/._][^/]*)"
+)
+
+
+def parse_landing_key(key: str) -> LandingFile | None:
+    """The landing file a key of the landing bucket names, or None for any other key."""
+    match = _LANDING_KEY.fullmatch(key)
+    if match is None:
+        return None
+    if match["claimed"]:
+        hour = Interval.parse(f"{match['day']}T{match['hour']}:00:00+00:00")
+        found = LandingFile(LandingArea(match["claimed"]), match["c"], LandingState.CLAIMED, hour)
+    elif match["retracted"]:
+        found = LandingFile(LandingArea(match["retracted"]), match["r"], LandingState.RETRACTED)
+    else:
+        found = LandingFile(LandingArea(match["waiting"]), match["w"], LandingState.WAITING)
+    # The key builders above are the layout; a key they would not build is not a landing file.
+    return found if found.key.key == key else None
 
 
 @dataclass(frozen=True)
@@ -202,6 +294,27 @@ class CheckReport:
             raise ValueError(f"{name} must be a non-empty name without '/', got {value!r}")
 
 
+_SLUG_MAX = 120
+
+
+def registry_slug(origin: str) -> str:
+    """The one path segment naming a registry writer, from its origin (``landing:devices.csv``).
+
+    Lowercase, characters outside ``[a-z0-9._-]`` (and a leading dot) become ``-``,
+    at most 120 characters. When anything had to change, a short hash of the origin
+    ends the slug, so two origins that only differ in what was replaced never share one.
+    """
+    if not origin:
+        raise ValueError("a registry writer's origin is non-empty")
+    slug = re.sub(r"[^a-z0-9._-]", "-", origin.lower())
+    if slug.startswith("."):
+        slug = "-" + slug[1:]  # Reference.registered refuses hidden names
+    if slug == origin and len(slug) <= _SLUG_MAX:
+        return slug
+    digest = hashlib.sha256(origin.encode()).hexdigest()[:8]
+    return f"{slug[: _SLUG_MAX - len(digest) - 1]}-{digest}"
+
+
 SENSOR_READINGS = Dataset("sensors", "readings")
 SENSOR_ANOMALY_LABELS = Dataset("sensors", "anomaly_labels")
 SENSOR_DEVICES = Reference("sensors", "devices")
@@ -215,6 +328,7 @@ MARKET_LANDING = LandingArea("market_prices")
 COMMERCE_ORDERS = Dataset("commerce", "orders")
 COMMERCE_SHIPMENT_EVENTS = Dataset("commerce", "shipment_events")
 COMMERCE_DELIVERY_LABELS = Dataset("commerce", "delivery_labels")
+COMMERCE_SHIPMENTS = Dataset("commerce", "shipments")
 COMMERCE_ORDERS_LANDING = LandingArea("commerce_orders")
 COMMERCE_SHIPMENTS_LANDING = LandingArea("commerce_shipments")
 

@@ -122,6 +122,11 @@ class ObjectStore:
             response.close()
             response.release_conn()
 
+    @_retrying
+    def download(self, key: ObjectKey, path: str) -> None:
+        """Copy an object to a local file, streaming: memory does not grow with its size."""
+        self.client.fget_object(key.bucket, key.key, path)
+
     def get_json(self, key: ObjectKey) -> dict:
         return json.loads(self.get_bytes(key))
 

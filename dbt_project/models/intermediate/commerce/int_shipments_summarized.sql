@@ -12,7 +12,13 @@ orders as (
 
 ),
 
-shipments as (
+shipment_records as (
+
+    select * from {{ ref('stg_commerce__shipments') }}
+
+),
+
+scanned as (
 
     -- One row per shipment from its scans. A step scanned twice under two ids
     -- (a landing file) counts from its first scan.
@@ -34,40 +40,119 @@ shipments as (
 
 ),
 
-joined as (
+from_scans as (
 
     -- Scans of orders placed before the lake's first ingested hour have no
     -- order: they are kept, with the order's columns null.
     select
-        shipments.shipment_id,
-        shipments.order_id,
+        scanned.shipment_id,
+        scanned.order_id,
         orders.customer_id,
         orders.ordered_at,
-        orders.order_date,
         orders.destination_country,
+        orders.destination_region,
         orders.currency,
         orders.amount,
         orders.item_count,
-        shipments.carrier,
-        shipments.picked_up_at,
-        shipments.out_for_delivery_at,
-        shipments.delivered_at,
+        scanned.carrier,
+        scanned.picked_up_at,
+        scanned.out_for_delivery_at,
+        orders.promised_at,
+        scanned.delivered_at,
+        scanned.had_exception,
+        scanned.cleared_customs,
+        scanned.scan_count,
+        scanned.first_scan_at,
+        scanned.last_scan_at,
+        orders.order_id is not null as has_order,
+        'scans' as grain
+
+    from scanned
+    left join orders
+        on scanned.order_id = orders.order_id
+
+),
+
+from_records as (
+
+    -- Shipments an ERP exported whole. The record carries its own order time,
+    -- destination and promise; its order, when in the lake, fills in what the
+    -- record leaves out. What only scans tell (pick-up, customs, delays) is
+    -- unknown here. A shipment that also has scans is left to them: scans are
+    -- the finer account of the same shipment.
+    select
+        shipment_records.shipment_id,
+        shipment_records.order_id,
+        orders.customer_id,
+        coalesce(shipment_records.ordered_at, orders.ordered_at) as ordered_at,
+        coalesce(shipment_records.destination_country, orders.destination_country)
+            as destination_country,
+        coalesce(shipment_records.destination_region, orders.destination_region)
+            as destination_region,
+        orders.currency,
+        orders.amount,
+        orders.item_count,
+        shipment_records.carrier,
+        null::timestamptz as picked_up_at,
+        null::timestamptz as out_for_delivery_at,
+        coalesce(shipment_records.promised_at, orders.promised_at) as promised_at,
+        shipment_records.delivered_at,
+        false as had_exception,
+        false as cleared_customs,
+        0 as scan_count,
+        null::timestamptz as first_scan_at,
+        null::timestamptz as last_scan_at,
+        orders.order_id is not null as has_order,
+        'shipment' as grain
+
+    from shipment_records
+    left join orders
+        on shipment_records.order_id = orders.order_id
+    anti join scanned
+        on shipment_records.shipment_id = scanned.shipment_id
+
+),
+
+unioned as (
+
+    select * from from_scans
+    union all by name
+    select * from from_records
+
+),
+
+final as (
+
+    select
+        shipment_id,
+        order_id,
+        customer_id,
+        ordered_at,
+        cast(timezone('UTC', ordered_at) as date) as order_date,
+        destination_country,
+        destination_region,
+        currency,
+        amount,
+        item_count,
+        carrier,
+        picked_up_at,
+        out_for_delivery_at,
+        promised_at,
+        delivered_at,
         -- Integer microseconds, then days: exact to the microsecond, and no
         -- interval arithmetic across month lengths.
-        (epoch_us(shipments.delivered_at) - epoch_us(orders.ordered_at)) / 86400e6
-            as delivery_days,
-        shipments.delivered_at is not null as is_delivered,
-        shipments.had_exception,
-        shipments.cleared_customs,
-        shipments.scan_count,
-        shipments.first_scan_at,
-        shipments.last_scan_at,
-        orders.order_id is not null as has_order
+        (epoch_us(delivered_at) - epoch_us(ordered_at)) / 86400e6 as delivery_days,
+        delivered_at is not null as is_delivered,
+        had_exception,
+        cleared_customs,
+        scan_count,
+        first_scan_at,
+        last_scan_at,
+        has_order,
+        grain
 
-    from shipments
-    left join orders
-        on shipments.order_id = orders.order_id
+    from unioned
 
 )
 
-select * from joined
+select * from final

@@ -28,12 +28,19 @@ bounds as (
 
 delivered as (
 
-    -- Deliveries in (window_start, window_end] whose order is known: without
-    -- the order there is no order time to measure from.
+    -- Deliveries in (window_start, window_end] whose order time is known:
+    -- without it there is nothing to measure from.
     select
         shipments.*,
         bounds.window_start,
-        bounds.window_end
+        bounds.window_end,
+        -- Late against the seller's own promise when there is one, else
+        -- against the shop's standard promise.
+        case
+            when shipments.promised_at is not null
+                then shipments.delivered_at > shipments.promised_at
+            else shipments.delivery_days > {{ late_after_days }}
+        end as is_late
 
     from shipments
     cross join bounds
@@ -49,6 +56,7 @@ summarized as (
         destination_country,
         -- The country rows (every carrier together) carry carrier = 'all'.
         case when grouping(carrier) = 1 then 'all' else carrier end as carrier,
+        grouping(carrier) = 1 as is_country_row,
         any_value(window_start) as window_start,
         any_value(window_end) as window_end,
         count(*) as shipments_delivered,
@@ -57,7 +65,8 @@ summarized as (
         round(quantile_cont(delivery_days, 0.9), 9) as p90_delivery_days,
         round(avg(delivery_days), 9) as mean_delivery_days,
         count_if(had_exception) as exceptions,
-        count_if(delivery_days > {{ late_after_days }}) as late_shipments
+        count_if(is_late) as late_shipments,
+        count_if(promised_at is not null) as deliveries_with_promise
 
     from delivered
     group by grouping sets ((destination_country, carrier), (destination_country))
@@ -79,11 +88,14 @@ final as (
         exceptions,
         late_shipments,
         late_shipments / shipments_delivered as late_share,
+        deliveries_with_promise,
         -- Eight in ten deliveries fall inside the promise.
         'arrives in ' || cast(floor(p10_delivery_days) as integer)
             || ' to ' || cast(ceil(p90_delivery_days) as integer) || ' days' as promise
 
     from summarized
+    -- Shipments whose carrier is not known count in their country's row only.
+    where is_country_row or carrier is not null
 
 )
 

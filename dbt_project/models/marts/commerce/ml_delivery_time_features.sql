@@ -8,16 +8,13 @@ shipments as (
 
 ),
 
-scans as (
+latest_seen as (
 
-    select * from {{ ref('stg_commerce__shipment_events') }}
-
-),
-
-latest_scan as (
-
-    select max(event_ts) as latest_scan_at
-    from scans
+    -- The latest thing the lake has heard of any shipment: a scan, or the
+    -- delivery of a shipment exported whole (those have no scans). Equal to
+    -- the latest scan while every shipment is scanned.
+    select max(greatest(last_scan_at, delivered_at)) as latest_seen_at
+    from shipments
 
 ),
 
@@ -42,16 +39,18 @@ final as (
         shipments.delivery_days,
         shipments.is_delivered,
         shipments.had_exception,
-        -- An order placed at least the horizon before the latest scan has a
+        shipments.grain,
+        -- An order placed at least the horizon before the latest news has a
         -- known outcome: delivered, or not delivered within the horizon.
         -- Training only on these rows keeps slow deliveries from being
         -- under-represented among recent orders.
-        shipments.ordered_at <= latest_scan.latest_scan_at - to_days({{ horizon_days }})
+        shipments.ordered_at <= latest_seen.latest_seen_at - to_days({{ horizon_days }})
             as label_complete
 
     from shipments
-    cross join latest_scan
-    where shipments.has_order
+    cross join latest_seen
+    -- Without an order time there is nothing to describe the order by.
+    where shipments.ordered_at is not null
 
 )
 

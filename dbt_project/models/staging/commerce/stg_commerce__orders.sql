@@ -15,9 +15,11 @@ renamed as (
         -- The UTC calendar day the order was placed on.
         cast(timezone('UTC', cast(ordered_at as timestamptz)) as date) as order_date,
         cast(destination_country as varchar) as destination_country,
+        cast(destination_region as varchar) as destination_region,
         cast(currency as varchar) as currency,
         cast(amount as double) as amount,
         cast(item_count as integer) as item_count,
+        cast(promised_at as timestamptz) as promised_at,
         cast(origin as varchar) as origin,
         cast(ingested_at as timestamptz) as ingested_at,
         cast(dt as date) as ingest_dt,
@@ -33,10 +35,7 @@ deduplicated as (
     -- once: the copy ingested first.
     select *
     from renamed
-    qualify row_number() over (
-        partition by order_id
-        order by ingested_at, ingest_dt, ingest_hour, origin
-    ) = 1
+    {{ first_ingested('order_id') }}
 
 )
 

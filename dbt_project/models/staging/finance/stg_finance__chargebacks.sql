@@ -30,10 +30,7 @@ deduplicated as (
     -- A chargeback reported twice is kept once: the copy ingested first.
     select *
     from renamed
-    qualify row_number() over (
-        partition by chargeback_id
-        order by ingested_at, ingest_dt, ingest_hour, origin
-    ) = 1
+    {{ first_ingested('chargeback_id') }}
 
 )
 

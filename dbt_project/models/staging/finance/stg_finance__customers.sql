@@ -12,10 +12,22 @@ renamed as (
         cast(customer_id as varchar) as customer_id,
         cast(home_country as varchar) as home_country,
         cast(currency as varchar) as currency,
-        cast(device_id as varchar) as registered_device_id
+        cast(device_id as varchar) as registered_device_id,
+        cast(registered_by as varchar) as registered_by,
+        cast(registered_at as timestamptz) as registered_at
 
     from source
 
+),
+
+deduplicated as (
+
+    -- Each writer keeps its own entries, so a customer registered by two
+    -- writers is there twice: the latest registration is the one that holds.
+    select *
+    from renamed
+    {{ latest_registration('customer_id') }}
+
 )
 
-select * from renamed
+select * from deduplicated

@@ -35,10 +35,7 @@ deduplicated as (
     -- kept once: the copy ingested first.
     select *
     from renamed
-    qualify row_number() over (
-        partition by transaction_id
-        order by ingested_at, ingest_dt, ingest_hour, origin
-    ) = 1
+    {{ first_ingested('transaction_id') }}
 
 )
 

@@ -34,10 +34,7 @@ deduplicated as (
     -- copy ingested first.
     select *
     from renamed
-    qualify row_number() over (
-        partition by event_id
-        order by ingested_at, ingest_dt, ingest_hour, origin
-    ) = 1
+    {{ first_ingested('event_id') }}
 
 )
 

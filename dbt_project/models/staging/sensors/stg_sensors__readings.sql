@@ -43,10 +43,7 @@ first_copies as (
     from renamed
     semi join repeated_events
         on renamed.event_id = repeated_events.event_id
-    qualify row_number() over (
-        partition by renamed.event_id
-        order by renamed.ingested_at, renamed.ingest_dt, renamed.ingest_hour, renamed.origin
-    ) = 1
+    {{ first_ingested('event_id', relation='renamed') }}
 
 ),
 
