@@ -41,17 +41,19 @@ test: $(STAMP) minio
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
-# Sensors, commerce and finance, then the models; BENCH_ARGS go to each (e.g. --sizes large).
+# Sensors, commerce and finance, the models, then big landing files; BENCH_ARGS go to each.
 bench: $(STAMP) minio
 	$(PY) bench/run.py $(BENCH_ARGS)
 	$(PY) bench/market.py $(BENCH_ARGS)
 	$(PY) bench/ml.py $(BENCH_ARGS)
+	$(PY) bench/landing.py $(BENCH_ARGS)
 
 # Writes to a scratch folder, so the committed results stay as they are.
 bench-quick: $(STAMP) minio
 	$(PY) bench/run.py --quick --out .local/bench-quick $(BENCH_ARGS)
 	$(PY) bench/market.py --quick --out .local/bench-quick $(BENCH_ARGS)
 	$(PY) bench/ml.py --quick --out .local/bench-quick $(BENCH_ARGS)
+	$(PY) bench/landing.py --quick --out .local/bench-quick $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

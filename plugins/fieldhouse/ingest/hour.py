@@ -12,14 +12,15 @@ after the first are ``duplicate_<key>``, every version of a conflict is
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from fieldhouse.ingest.datasets import RawDataset
 from fieldhouse.ingest.partitions import Manifest, write_partition_parts
@@ -43,13 +44,13 @@ log = logging.getLogger(__name__)
 class _Batch:
     """One validated batch, serialised, with the hashes cross-batch repeats are found by."""
 
-    raw: bytes
-    quarantine: bytes | None
+    raw: Path  # Parquet, parked on local disk until the hour is written
+    quarantine: Path | None
     rows_in: int
     rows_written: int
     rows_quarantined: int
     reasons: dict[str, int]
-    keys: pa.ChunkedArray | None  # each valid row's key, in row order (Arrow: compact)
+    keys: np.ndarray  # a 64-bit hash of each valid row's key, in row order
 
 
 class HourBuilder:
@@ -68,6 +69,17 @@ class HourBuilder:
         self.nulled: dict[str, int] = {}
         self._batches: list[_Batch] = []
         self._context: dict[str, Any] | None = None
+        self._duckdb: Any = None
+        # Validated batches wait on local disk, not in memory: an hour of a big file
+        # takes the memory of one batch.
+        self._parked = tempfile.TemporaryDirectory(prefix="fieldhouse-hour-")
+        self._parts = 0
+
+    def _park(self, body: bytes) -> Path:
+        path = Path(self._parked.name) / f"{self._parts}.parquet"
+        self._parts += 1
+        path.write_bytes(body)
+        return path
 
     def refresh_context(self) -> None:
         """Registries changed (ids registered on first sight): read them again."""
@@ -90,17 +102,16 @@ class HourBuilder:
             wire, self.schema, self.interval, ingested_at=self.interval.end, context=self._context
         )
         table = to_arrow_table(result.valid)
-        key = self._key_output()
         quarantined = result.quarantined
         self._batches.append(
             _Batch(
-                raw=table_to_parquet_bytes(table),
-                quarantine=to_parquet_bytes(quarantined) if len(quarantined) else None,
+                raw=self._park(table_to_parquet_bytes(table)),
+                quarantine=self._park(to_parquet_bytes(quarantined)) if len(quarantined) else None,
                 rows_in=result.rows_in,
                 rows_written=len(result.valid),
                 rows_quarantined=len(quarantined),
                 reasons=dict(result.reasons),
-                keys=table.column(key) if key else None,
+                keys=self._key_hashes(table),
             )
         )
         for name, count in (nulled or {}).items():
@@ -119,6 +130,12 @@ class HourBuilder:
             for reason, count in batch.reasons.items():
                 reasons[reason] = reasons.get(reason, 0) + count
         raw_parts = [b.raw for b in self._batches if b.rows_written] or [self._batches[0].raw]
+        try:
+            return self._write(raw_parts, reasons)
+        finally:
+            self._parked.cleanup()
+
+    def _write(self, raw_parts: list[Path], reasons: dict[str, int]) -> Manifest:
         return write_partition_parts(
             self.store,
             self.target.dataset,
@@ -136,18 +153,36 @@ class HourBuilder:
     def _key_output(self) -> str | None:
         return None if self.schema.key is None else self.schema.field(self.schema.key).output_name
 
+    def _key_hashes(self, table: pa.Table) -> np.ndarray:
+        """8 bytes a row, whatever the key's length: what the hour keeps of every key."""
+        key = self._key_output()
+        if key is None or not table.num_rows:
+            return np.zeros(0, dtype=np.uint64)
+        if self._duckdb is None:
+            import duckdb
+
+            self._duckdb = duckdb.connect()
+        self._duckdb.register("batch_keys", table.select([key]).rename_columns(["key"]))
+        try:
+            hashed = self._duckdb.execute(
+                "select hash(key) as h from batch_keys"
+            ).fetch_arrow_table()
+        finally:
+            self._duckdb.unregister("batch_keys")
+        return hashed.column("h").to_numpy()
+
     def _settle_repeats_across_batches(self) -> None:
-        every = pa.chunked_array([c for b in self._batches for c in b.keys.chunks], pa.string())
-        counts = pc.value_counts(every)
-        repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
-        if not len(repeated):
-            return  # the usual case: costs one hash pass over the keys
-        # Few rows repeat: read just those back, in hour order, and settle them.
+        every = np.sort(np.concatenate([b.keys for b in self._batches]))
+        candidates = np.unique(every[1:][every[1:] == every[:-1]])
+        if not len(candidates):
+            return  # the usual case: one sort of 8 bytes a row
+        # Few rows repeat: read just those back, in hour order, and settle them by
+        # their real keys (a hash shared by two keys only brings a row to look at).
         found = []
         for index, batch in enumerate(self._batches):
-            rows = np.flatnonzero(pc.is_in(batch.keys, value_set=repeated).to_numpy(False))
+            rows = np.flatnonzero(np.isin(batch.keys, candidates))
             if len(rows):
-                valid = from_parquet_bytes(batch.raw).iloc[rows]
+                valid = from_parquet_bytes(batch.raw.read_bytes()).iloc[rows]
                 found.append(valid.assign(_batch=index, _row=rows))
         versions = pd.concat(found, ignore_index=True)
         key = self._key_output()
@@ -166,19 +201,20 @@ class HourBuilder:
     def _move_to_quarantine(self, index: int, rows: np.ndarray, reasons: np.ndarray) -> None:
         """Move valid rows of one batch to its quarantine, rendered back to text."""
         batch = self._batches[index]
-        valid = from_parquet_bytes(batch.raw)
+        valid = from_parquet_bytes(batch.raw.read_bytes())
         leaving = np.zeros(len(valid), dtype=bool)
         leaving[rows] = True
         moved = _as_wire_text(valid.loc[leaving], self.schema)
         moved["reason"] = reasons
         moved["ingested_at"] = valid.loc[leaving, "ingested_at"].to_numpy()
-        quarantined = [from_parquet_bytes(batch.quarantine)] if batch.quarantine else []
+        quarantined = (
+            [from_parquet_bytes(batch.quarantine.read_bytes())] if batch.quarantine else []
+        )
         quarantined.append(moved[list(self.schema.quarantine_columns)])
         staying = to_arrow_table(valid.loc[~leaving].reset_index(drop=True))
-        batch.raw = table_to_parquet_bytes(staying)
-        key = self._key_output()
-        batch.keys = staying.column(key) if key else None
-        batch.quarantine = to_parquet_bytes(pd.concat(quarantined, ignore_index=True))
+        batch.raw = self._park(table_to_parquet_bytes(staying))
+        batch.keys = batch.keys[~leaving]
+        batch.quarantine = self._park(to_parquet_bytes(pd.concat(quarantined, ignore_index=True)))
         batch.rows_written -= len(rows)
         batch.rows_quarantined += len(rows)
         for name in reasons:

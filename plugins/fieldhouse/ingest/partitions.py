@@ -8,9 +8,10 @@ surfaces as a failed task instead of silently lost rows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 
@@ -84,9 +85,9 @@ def write_partition_parts(
     interval: Interval,
     *,
     rows_in: int,
-    raw_parts: list[bytes],
+    raw_parts: Sequence[bytes | Path],
     rows_written: int,
-    quarantine_parts: list[bytes],
+    quarantine_parts: Sequence[bytes | Path],
     rows_quarantined: int,
     reasons: Mapping[str, int],
     files: list[str] | None = None,
@@ -94,10 +95,10 @@ def write_partition_parts(
 ) -> Manifest:
     """Replace ``interval`` of ``dataset`` in raw/ and quarantine/, then record a manifest.
 
-    The parts are Parquet files already serialised (a big file is validated in
-    batches, each its own part). The raw partition always gets at least one part,
-    empty or not, so a rerun that finds fewer rows than before still replaces
-    what was there.
+    The parts are Parquet files already serialised, in memory or on local disk (a
+    big file is validated in batches, each its own part). The raw partition always
+    gets at least one part, empty or not, so a rerun that finds fewer rows than
+    before still replaces what was there.
     """
     if rows_in != rows_written + rows_quarantined:
         raise ReconciliationError(

@@ -61,7 +61,7 @@ import gzip
 import io
 import json
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -96,7 +96,7 @@ class FileLayout:
     delimiter: str = ","
 
 
-BATCH_ROWS = 250_000
+BATCH_ROWS = 100_000
 """Rows per batch when a file is read in pieces; bounds the memory a big file takes."""
 
 RESTART = object()
@@ -143,17 +143,18 @@ def iter_landing_file(
     """
     layout = layout or FileLayout()
     lower = name.lower()
-    if lower.endswith(".gz"):
-        binary = gzip.GzipFile(fileobj=binary, mode="rb")
-        lower = lower[: -len(".gz")]
+    compressed = lower.endswith(".gz")
+    lower = lower.removesuffix(".gz")
     if lower.endswith((".csv", ".txt", ".tsv")):
-        batches = _iter_csv(binary, schema, layout, batch_rows)
-    elif lower.endswith((".jsonl", ".ndjson")):
-        batches = _iter_json_lines(binary, schema, layout, batch_rows)
-    elif lower.endswith(".parquet"):
-        batches = _iter_parquet(binary, schema, layout, batch_rows)
+        batches = _iter_csv(*_csv_streams(binary, compressed), schema, layout, batch_rows)
     else:
-        raise LandingFormatError("unsupported_format", f"{name!r} is not one of {FORMATS}")
+        binary = gzip.GzipFile(fileobj=binary, mode="rb") if compressed else binary
+        if lower.endswith((".jsonl", ".ndjson")):
+            batches = _iter_json_lines(binary, schema, layout, batch_rows)
+        elif lower.endswith(".parquet"):
+            batches = _iter_parquet(binary, schema, layout, batch_rows)
+        else:
+            raise LandingFormatError("unsupported_format", f"{name!r} is not one of {FORMATS}")
     try:
         for frame in batches:
             if frame is RESTART:
@@ -162,10 +163,22 @@ def iter_landing_file(
             frame["origin"] = ORIGIN_PREFIX + name
             yield frame[list(schema.wire_columns)]
     except (OSError, EOFError, zlib.error) as error:
-        if isinstance(binary, gzip.GzipFile):
+        if compressed:
             # zlib.error: a valid gzip header over a corrupt deflate stream.
             raise LandingFormatError("unreadable_gzip", str(error)) from error
         raise
+
+
+def _csv_streams(binary: IO[bytes], compressed: bool) -> tuple[IO[bytes], Callable[[], IO[bytes]]]:
+    """The stream Arrow reads (gzip decompressed natively), and how to start over."""
+
+    def reopen() -> IO[bytes]:
+        binary.seek(0)
+        return gzip.GzipFile(fileobj=binary, mode="rb") if compressed else binary
+
+    if compressed:
+        return pa.CompressedInputStream(pa.PythonFile(binary, mode="r"), "gzip"), reopen
+    return binary, reopen
 
 
 def _empty(name: str, schema: WireSchema) -> pd.DataFrame:
@@ -178,9 +191,16 @@ def _empty(name: str, schema: WireSchema) -> pd.DataFrame:
 
 
 def _iter_csv(
-    binary: IO[bytes], schema: WireSchema, layout: FileLayout, batch_rows: int
+    binary: IO[bytes],
+    reopen: Callable[[], IO[bytes]],
+    schema: WireSchema,
+    layout: FileLayout,
+    batch_rows: int,
 ) -> Iterator[pd.DataFrame | object]:
-    """Arrow's streaming reader first; the careful reader when it refuses a record."""
+    """Arrow's streaming reader first; the careful reader when it refuses a record.
+
+    ``reopen`` gives the file again from its start, for the careful reader.
+    """
     head = _read_header(binary, layout)
     if head is None:
         return
@@ -214,9 +234,8 @@ def _iter_csv(
         # not UTF-8: the careful reader reads the whole file and says which.
         if yielded:
             yield RESTART
-        binary.seek(0)
         try:
-            whole = binary.read().decode("utf-8-sig")
+            whole = reopen().read().decode("utf-8-sig")
         except UnicodeDecodeError as error:
             raise LandingFormatError("not_utf8", str(error)) from error
         if layout.header_prepend:

@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import urllib3
 from minio import Minio
@@ -168,14 +169,17 @@ class ObjectStore:
         self.delete(source)
 
     def replace_prefix(
-        self, bucket: Bucket, prefix: str, objects: Mapping[ObjectKey, bytes]
+        self, bucket: Bucket, prefix: str, objects: Mapping[ObjectKey, bytes | Path]
     ) -> list[ObjectKey]:
-        """Make ``prefix`` hold exactly ``objects``; returns the stale keys removed."""
+        """Make ``prefix`` hold exactly ``objects``; returns the stale keys removed.
+
+        A body may be a local file, read when it is uploaded (one at a time).
+        """
         for key in objects:
             if key.bucket != bucket or not key.key.startswith(prefix):
                 raise ValueError(f"{key} is outside s3://{bucket}/{prefix}")
         for key, body in objects.items():
-            self.put_bytes(key, body)
+            self.put_bytes(key, body.read_bytes() if isinstance(body, Path) else body)
         stale = [o.key for o in self.list(bucket, prefix) if o.key not in objects]
         for key in stale:
             self.delete(key)
