@@ -4,7 +4,7 @@ This is the one ingestion path. A dataset's hour is written from the simulator
 of a built-in source (already in the dataset's wire shape) and from the files
 dropped in the landing folder of every contract that lands in it, each file
 read and normalised by its contract (:mod:`fieldhouse.contracts`). Validation
-and the writer (:func:`fieldhouse.ingest.partitions.write_partition`) are the
+and the writer (:func:`fieldhouse.ingest.partitions.write_partition_parts`) are the
 same for all of them.
 """
 
