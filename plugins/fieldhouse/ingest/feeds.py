@@ -127,6 +127,7 @@ def _ingest_file(
 
     reader = contract_reader(contract)
     rows = 0
+    seen: dict[str, set[str]] = {}  # ids this file already checked against each registry
     with tempfile.TemporaryDirectory(prefix="fieldhouse-landing-") as folder:
         local = f"{folder}/file"
         store.download(claimed.key, local)
@@ -143,7 +144,7 @@ def _ingest_file(
                     frame, contract, hour.target.schema, catalog, file_name=claimed.dropped_as
                 )
                 writer = f"landing:{claimed.name}"
-                if _register_first_sight(store, contract, normalized.wire, writer):
+                if _register_first_sight(store, contract, normalized.wire, writer, seen):
                     hour.refresh_context()
                 hour.add(normalized.wire, nulled=normalized.nulled)
                 rows += len(normalized.wire)
@@ -179,9 +180,17 @@ _FIRST_SIGHT_FIELD = {"devices": "device_id", "instruments": "instrument"}
 
 
 def _register_first_sight(
-    store: ObjectStore, contract: Contract, wire: pd.DataFrame, writer: str
+    store: ObjectStore,
+    contract: Contract,
+    wire: pd.DataFrame,
+    writer: str,
+    seen: dict[str, set[str]],
 ) -> int:
-    """Register the ids a contract declares should be registered when first seen."""
+    """Register the ids a contract declares should be registered when first seen.
+
+    ``seen`` holds the ids earlier batches of the same file checked already, so a
+    big file reads the registry only for batches that bring new ids.
+    """
     from fieldhouse.ingest import registries
 
     registered = 0
@@ -191,9 +200,13 @@ def _register_first_sight(
                 f"contract {contract.name}: cannot register {name!r}; "
                 f"registries are {sorted(_FIRST_SIGHT_FIELD)}"
             )
-        ids = wire.loc[wire["parse_error"].isna(), _FIRST_SIGHT_FIELD[name]]
+        ids = set(wire.loc[wire["parse_error"].isna(), _FIRST_SIGHT_FIELD[name]].dropna())
+        new = ids - seen.setdefault(name, set())
+        if not new:
+            continue
+        seen[name] |= new
         registered += registries.register_unseen(
-            store, registries.REGISTRIES[name], writer, ids, defaults
+            store, registries.REGISTRIES[name], writer, pd.Series(sorted(new)), defaults
         )
     return registered
 
