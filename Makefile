@@ -6,15 +6,18 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: help minio up down status test test-fast bench bench-quick lint format lock clean
+.PHONY: help minio up down status test test-cluster test-fast bench bench-quick lint format lock clean
 
 help:
-	@echo "make up      install what is missing, start MinIO, Airflow and dbt docs"
+	@echo "make up      install what is missing, start PostgreSQL, MinIO, Airflow and dbt docs"
+	@echo "             PROFILE=cluster: CeleryExecutor, two workers, Redis, MinIO on four drives"
 	@echo "make down    stop everything 'make up' started"
-	@echo "make test    install what is missing and run the whole test suite"
+	@echo "make test    install what is missing and run the whole test suite (both profiles)"
 	@echo "make bench   run the benchmarks (writes bench/results*.md: sensors, market, ml)"
 	@echo "make bench-quick  both benchmarks at a tiny size, to check they work"
 	@echo "make lint    ruff check and format check"
+
+PROD_STAMP := $(VENV)/.installed-prod
 
 $(STAMP): requirements.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,11 +25,17 @@ $(STAMP): requirements.txt constraints.txt
 	$(PY) -m fieldhouse install-extensions
 	@touch $@
 
+# What the cluster profile adds: the Celery provider and PostgreSQL drivers for Airflow.
+$(PROD_STAMP): $(STAMP) requirements-prod.txt
+	$(PY) -m pip install --quiet -r requirements-prod.txt -c constraints.txt
+	@touch $@
+
 minio: $(STAMP)
 	@$(PY) -m fieldhouse build-minio >/dev/null
 
-up: $(STAMP) minio
-	$(PY) -m fieldhouse up
+# PROFILE=cluster: PostgreSQL, Redis, CeleryExecutor with two workers, MinIO on four drives.
+up: $(STAMP) minio $(if $(filter cluster,$(PROFILE)),$(PROD_STAMP))
+	$(if $(SIMULATORS),FIELDHOUSE_SIMULATORS=$(SIMULATORS) )FIELDHOUSE_PROFILE=$(PROFILE) $(PY) -m fieldhouse up
 
 down:
 	@test -x $(PY) && $(PY) -m fieldhouse down || true
@@ -34,19 +43,26 @@ down:
 status: $(STAMP)
 	@$(PY) -m fieldhouse status
 
+# The suite on the embedded stack, then the cluster profile's own session.
 test: $(STAMP) minio
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not cluster" $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-cluster
+
+test-cluster: $(PROD_STAMP) minio
+	$(PY) -m pytest -m cluster $(PYTEST_ARGS)
 
 # Unit tests only: no services started.
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not integration and not e2e and not cluster" $(PYTEST_ARGS)
 
-# Sensors, commerce and finance, the models, then big landing files; BENCH_ARGS go to each.
+# Sensors, commerce and finance, the models, big landing files, many lake writers;
+# BENCH_ARGS go to each.
 bench: $(STAMP) minio
 	$(PY) bench/run.py $(BENCH_ARGS)
 	$(PY) bench/market.py $(BENCH_ARGS)
 	$(PY) bench/ml.py $(BENCH_ARGS)
 	$(PY) bench/landing.py $(BENCH_ARGS)
+	$(PY) bench/lake_writers.py $(BENCH_ARGS)
 
 # Writes to a scratch folder, so the committed results stay as they are.
 bench-quick: $(STAMP) minio
@@ -54,6 +70,7 @@ bench-quick: $(STAMP) minio
 	$(PY) bench/market.py --quick --out .local/bench-quick $(BENCH_ARGS)
 	$(PY) bench/ml.py --quick --out .local/bench-quick $(BENCH_ARGS)
 	$(PY) bench/landing.py --quick --out .local/bench-quick $(BENCH_ARGS)
+	$(PY) bench/lake_writers.py --quick --out .local/bench-quick $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

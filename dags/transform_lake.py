@@ -5,8 +5,10 @@ Runs `dbt build` over `dbt_project/` whenever new raw data lands (only the
 domains, sensors, market, commerce and finance, that have raw data): staging views
 type and deduplicate the raw Parquet in MinIO, intermediate models flag spikes and
 stuck sensors, and the marts are written as DuckLake tables (Parquet in
-`s3://lake/`, catalog beside the stack). Every model's tests run as part of the
-build, so a mart that fails a test is not published.
+`s3://lake/`, catalog in PostgreSQL). Every model's tests run as part of the
+build, so a mart that fails a test is not published. The build and the snapshot
+expiry take slots in the `lake_writers` pool; training, drift checks and people's
+queries go on while it runs.
 
 * Starts on any update of a raw asset (**raw.sensor_readings**,
   **raw.price_bars**, **raw.orders**, **raw.shipment_events**,
@@ -17,22 +19,48 @@ build, so a mart that fails a test is not published.
   and deletes the files only they used.
 * Publishes the mart assets (`lake.fct_sensor_readings_hourly`,
   `lake.fct_market_daily`, …) that the ML DAGs follow.
+
+Every source (namespace: `simulator`, or a feed contract's `source`) is kept
+apart in the marts, and each trailing window (delivery percentiles, RFM) and
+label horizon ends at its own series' latest data, never at the latest row
+anywhere in the lake.
+
+**Trigger by hand** to rebuild with, under *Params*:
+
+* `as_of`: a date (UTC, `2015-06-30`; the window ends at the end of that day).
+  The marts are built as the lake stood then: every window and label horizon
+  ends at as_of, and what happened from then on is left out. Empty: each series
+  ends at its own latest data.
+* `sources`: the sources to build (e.g. `scms_shipments`); the others' rows are
+  left out of every model. Empty: all of them.
+
+Both are passed to dbt as vars (see `dbt_project/dbt_project.yml`). The marts
+then stay that way, and the ML DAGs follow them, until the next run rebuilds
+them with the defaults (any new raw data starts one).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import AssetAny, dag, task
+from airflow.sdk import AssetAny, Param, dag, task
 
 from fieldhouse.assets import ALL_MARTS, RAW_ASSETS
+from fieldhouse.config import LAKE_WRITERS_POOL
+
+
+def _dbt_vars(params: dict) -> dict:
+    """The run's Params as dbt vars: only those set, so dbt_project.yml's defaults hold."""
+    chosen = {"as_of": params.get("as_of") or None, "sources": list(params.get("sources") or [])}
+    return {name: value for name, value in chosen.items() if value}
 
 
 @dag(
     schedule=AssetAny(*RAW_ASSETS),
     start_date=datetime(2026, 11, 1, tzinfo=UTC),
     catchup=False,
-    # One writer at a time: the embedded lake catalog is a single DuckDB file.
+    # One build at a time: two would replace the same tables. Other writers
+    # (training, drift checks) and readers go on while it runs.
     max_active_runs=1,
     doc_md=__doc__,
     tags=["transform", "dbt", "lake"],
@@ -40,6 +68,26 @@ from fieldhouse.assets import ALL_MARTS, RAW_ASSETS
         "owner": "data-platform",
         "retries": 2,
         "retry_delay": timedelta(seconds=30),
+    },
+    params={
+        "as_of": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description=(
+                "Build the marts as of the end of this UTC date: windows and label horizons "
+                "end there, later rows are left out. Empty: each series' own latest data."
+            ),
+        ),
+        "sources": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description=(
+                "Build only these sources (simulator, or a feed contract's source such as "
+                "scms_shipments). Empty: all of them."
+            ),
+        ),
     },
 )
 def transform_lake():
@@ -52,15 +100,15 @@ def transform_lake():
         result = run_dbt(["source", "freshness"], StorageSettings.from_airflow(), check=False)
         return "ok" if result.success else "stale or unreachable sources (see log)"
 
-    @task(outlets=ALL_MARTS)
-    def build_models() -> list[str]:
+    @task(outlets=ALL_MARTS, pool=LAKE_WRITERS_POOL)
+    def build_models(params=None) -> list[str]:
         from fieldhouse.config import StorageSettings
         from fieldhouse.lake import build_domains, domains_with_data
         from fieldhouse.storage.objects import ObjectStore
 
         settings = StorageSettings.from_airflow()
         domains = domains_with_data(ObjectStore(settings))
-        build_domains(settings, domains)
+        build_domains(settings, domains, vars=_dbt_vars(params or {}))
         return domains
 
     @task
@@ -70,7 +118,7 @@ def transform_lake():
 
         run_dbt(["docs", "generate"], StorageSettings.from_airflow())
 
-    @task
+    @task(pool=LAKE_WRITERS_POOL)
     def expire_old_snapshots() -> dict:
         from fieldhouse.config import StorageSettings
         from fieldhouse.lake import expire_snapshots

@@ -7,9 +7,10 @@ RUN CGO_ENABLED=0 GOBIN=/out go install -trimpath github.com/minio/minio@${MINIO
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --create-home --uid 1000 minio && mkdir /data && chown minio /data
+    && useradd --create-home --uid 1000 minio \
+    && mkdir /data1 /data2 /data3 /data4 && chown minio /data1 /data2 /data3 /data4
 COPY --from=build /out/minio /usr/local/bin/minio
 USER minio
 EXPOSE 9000 9001
 ENTRYPOINT ["minio"]
-CMD ["server", "/data", "--address", ":9000", "--console-address", ":9001"]
+CMD ["server", "/data{1...4}", "--address", ":9000", "--console-address", ":9001"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import signal
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,24 +16,53 @@ from fieldhouse.storage.keys import Bucket
 from fieldhouse.storage.objects import ObjectStore
 
 
-@pytest.fixture(scope="session")
-def stack_config(tmp_path_factory: pytest.TempPathFactory) -> localstack.StackConfig:
-    """An isolated stack home with free ports, so tests never touch `make up`'s stack."""
-    home = tmp_path_factory.mktemp("fieldhouse-home")
-    return localstack.StackConfig.load(
-        home,
-        minio_port=localstack.free_port(),
-        minio_console_port=localstack.free_port(),
-        airflow_port=localstack.free_port(),
-        docs_port=localstack.free_port(),
-    )
+def stack_home(prefix: str) -> Iterator[Path]:
+    """A stack's home of its own, removed afterwards.
+
+    Not under pytest's temporary folder: a later pytest run resets that folder to
+    owner-only, and PostgreSQL (run as its own account when tests run as root)
+    would lose its way to its data, mid-session.
+    """
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+STACK_PORTS = ("minio_port", "minio_console_port", "airflow_port", "docs_port", "postgres_port")
+
+
+def free_ports(*names: str) -> dict[str, int]:
+    """A free loopback port for each named setting, so tests never touch `make up`'s stack."""
+    return {name: localstack.free_port() for name in names}
 
 
 @pytest.fixture(scope="session")
-def minio_server(stack_config: localstack.StackConfig) -> Iterator[StorageSettings]:
+def stack_config() -> Iterator[localstack.StackConfig]:
+    """An isolated stack home with free ports."""
+    for home in stack_home("fieldhouse-test-"):
+        yield localstack.StackConfig.load(home, **free_ports(*STACK_PORTS))
+
+
+@pytest.fixture(scope="session")
+def lake_catalog(stack_config: localstack.StackConfig) -> Iterator[str]:
+    """A real PostgreSQL server holding the lake's DuckLake catalog, as `make up` runs it."""
+    catalog = localstack.start_postgres(stack_config)
+    try:
+        yield catalog
+    finally:
+        stack_config.service("postgres").stop(sig=signal.SIGINT)
+
+
+@pytest.fixture(scope="session")
+def minio_server(
+    stack_config: localstack.StackConfig, lake_catalog: str
+) -> Iterator[StorageSettings]:
     """A real MinIO server on loopback, provisioned like `make up` does it.
 
-    Yields the pipeline account's settings (not root): tests see what tasks see.
+    Yields the pipeline account's settings (not root): tests see what tasks see,
+    with the lake catalog's location in the environment.
     """
     from fieldhouse.__main__ import build_minio
 

@@ -94,4 +94,12 @@ def test_the_platform_image_installs_the_locked_requirements() -> None:
     prod = (ROOT / "requirements-prod.txt").read_text()
     assert "-r requirements.txt" in prod
     assert re.search(r"^apache-airflow-providers-celery==", prod, re.M)
-    assert re.search(r"^duckdb-extension-postgres==", prod, re.M)
+    base = (ROOT / "requirements.txt").read_text()
+    # The catalog's extension and Airflow's PostgreSQL drivers serve both set-ups.
+    for package in ("duckdb-extension-postgres", "psycopg2-binary", "asyncpg"):
+        assert re.search(rf"^{package}==", base, re.M), package
+
+
+def test_airflow_init_creates_the_pools_the_dags_name(compose) -> None:
+    command = " ".join(compose["services"]["airflow-init"]["command"])
+    assert "python -m fieldhouse create-pools" in command

@@ -56,10 +56,13 @@ def up() -> None:
     config = localstack.StackConfig.load(local_state_dir())
     build_minio()
     install_duckdb_extensions()
+    log.info("starting PostgreSQL (the lake catalog) on 127.0.0.1:%d ...", config.postgres_port)
+    localstack.start_postgres(config)
     log.info("starting MinIO on 127.0.0.1:%d ...", config.minio_port)
     localstack.start_minio(config)
     pipeline = localstack.provision_minio(config)
     os.environ.update(config.pipeline_env())
+    _migrate_file_catalog(config, pipeline)
     log.info("generating dbt docs ...")
     run_dbt(["docs", "generate"], pipeline)
     log.info(
@@ -67,9 +70,34 @@ def up() -> None:
     )
     localstack.start_airflow(config)
     localstack.start_docs(config, localstack.dbt_target_dir(config))
+    _print_urls(config, "Fieldhouse is up.")
+
+
+def up_cluster() -> None:
+    """The cluster profile: docker-compose.yaml's topology as local processes."""
+    from fieldhouse import cluster
+    from fieldhouse.lake import run_dbt
+
+    config = cluster.ClusterConfig.load(local_state_dir() / "cluster")
+    build_minio()
+    log.info("starting the cluster profile (first start migrates Airflow's database) ...")
+    cluster.start_cluster(config)
+    os.environ.update(config.pipeline_env())
+    log.info("generating dbt docs ...")
+    run_dbt(["docs", "generate"], config.pipeline_settings)
+    localstack.start_docs(config, localstack.dbt_target_dir(config))
+    _print_urls(
+        config,
+        f"Fieldhouse is up, cluster profile: CeleryExecutor with {cluster.WORKERS} workers "
+        f"(Redis on 127.0.0.1:{config.redis_port}),\nMinIO erasure-coded over "
+        f"{cluster.minio_drive_count()} drives in {config.home / 'minio'}.",
+    )
+
+
+def _print_urls(config: localstack.StackConfig, headline: str) -> None:
     env_file = _write_env_file(config)
     print(f"""
-Fieldhouse is up.
+{headline}
 
   Airflow       {config.airflow_url}
                 login: admin / {config.secrets["airflow_password"]}
@@ -78,15 +106,33 @@ Fieldhouse is up.
                 login: {config.secrets["minio_root_user"]} / {config.secrets["minio_root_password"]}
   MinIO API     http://127.0.0.1:{config.minio_port} (pipelines use the
                 '{localstack.PIPELINE_USER}' account, limited to the platform's buckets)
+  Lake catalog  PostgreSQL on 127.0.0.1:{config.postgres_port} (database 'lake')
 
   Logs in {config.run_dir}/; shell settings for dbt/DuckDB: source {env_file}
   Stop with: make down
 """)
 
 
+def _migrate_file_catalog(config: localstack.StackConfig, pipeline) -> None:
+    """Move a lake from the single-process DuckDB catalog file of earlier versions."""
+    from fieldhouse.lake import migrate_file_catalog
+
+    old = config.home / "lake" / "catalog.ducklake"
+    if not old.exists():
+        return
+    log.info("moving the lake from %s into PostgreSQL ...", old)
+    copied = migrate_file_catalog(pipeline, old)
+    log.info("lake moved: %d tables; the old catalog is kept as %s.migrated", copied, old)
+
+
 def down() -> None:
-    config = localstack.StackConfig.load(local_state_dir())
-    stopped = localstack.stop_all(config)
+    """Stop what `make up` started, in either profile."""
+    from fieldhouse import cluster
+
+    stopped = localstack.stop_all(localstack.StackConfig.load(local_state_dir()))
+    cluster_home = local_state_dir() / "cluster"
+    if cluster_home.exists():
+        stopped += cluster.stop_cluster(cluster.ClusterConfig.load(cluster_home))
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
@@ -107,9 +153,25 @@ def provision_from_env() -> None:
     print(f"buckets and account {pipeline.access_key!r} ready on {pipeline.url}")
 
 
+def create_pools() -> None:
+    """Airflow's pools that the DAGs name (run where Airflow's metadata database is set)."""
+    from airflow.models.pool import Pool
+
+    from fieldhouse.config import (
+        LAKE_WRITERS_DESCRIPTION,
+        LAKE_WRITERS_POOL,
+        LAKE_WRITERS_SLOTS,
+    )
+
+    Pool.create_or_update_pool(
+        LAKE_WRITERS_POOL, LAKE_WRITERS_SLOTS, LAKE_WRITERS_DESCRIPTION, include_deferred=False
+    )
+    print(f"pool {LAKE_WRITERS_POOL}: {LAKE_WRITERS_SLOTS} slots")
+
+
 def status() -> None:
     config = localstack.StackConfig.load(local_state_dir())
-    for name in ("minio", "airflow", "dbt-docs"):
+    for name in ("postgres", "minio", "airflow", "dbt-docs"):
         pid = config.service(name).pid()
         print(f"{name:9} {'running, pid ' + str(pid) if pid else 'stopped'}")
 
@@ -258,13 +320,27 @@ def main(argv: list[str] | None = None) -> int:
         return retract_main(argv[1:])
     parser.add_argument(
         "command",
-        choices=["up", "down", "status", "build-minio", "install-extensions", "provision"],
+        choices=[
+            "up",
+            "down",
+            "status",
+            "build-minio",
+            "install-extensions",
+            "provision",
+            "create-pools",
+        ],
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
         if args.command == "up":
-            up()
+            profile = os.environ.get("FIELDHOUSE_PROFILE") or "embedded"
+            if profile not in ("embedded", "cluster"):
+                raise localstack.StackError(f"PROFILE is embedded or cluster, not {profile!r}")
+            if profile == "cluster":
+                up_cluster()
+            else:
+                up()
         elif args.command == "down":
             down()
         elif args.command == "status":
@@ -273,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
             print(build_minio())
         elif args.command == "provision":
             provision_from_env()
+        elif args.command == "create-pools":
+            create_pools()
         elif args.command == "install-extensions":
             from fieldhouse.lake import install_duckdb_extensions
 

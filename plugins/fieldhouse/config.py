@@ -15,6 +15,31 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 MINIO_CONN_ID = "fieldhouse_minio"
 
 
+SIMULATORS_VARIABLE = "FIELDHOUSE_SIMULATORS"
+
+# Every task that writes the lake (dbt builds, score write-back, drift and
+# retraining rows, snapshot expiry) takes a slot here. Writers of different
+# tables commit side by side; the pool keeps the catalog's writers few enough
+# that a conflicting commit waits a little rather than many times.
+# `make up`, the cluster profile and docker-compose.yaml create it with these values.
+LAKE_WRITERS_POOL = "lake_writers"
+LAKE_WRITERS_SLOTS = 4
+LAKE_WRITERS_DESCRIPTION = "Tasks that write the lake (DuckLake catalog in PostgreSQL)"
+
+
+def simulators_enabled() -> bool:
+    """Whether the built-in simulators may write to the lake (``FIELDHOUSE_SIMULATORS``).
+
+    ``on`` (the default of the embedded stack, so a fresh lake has data to show) or
+    ``off`` (production's default in the compose file): one switch for all four
+    sources, whatever their DAGs' ``simulate`` Params say.
+    """
+    value = os.environ.get(SIMULATORS_VARIABLE, "on").strip().lower()
+    if value not in ("on", "off"):
+        raise ConfigError(f"{SIMULATORS_VARIABLE} is 'on' or 'off', got {value!r}")
+    return value == "on"
+
+
 class ConfigError(RuntimeError):
     """A required setting is missing or malformed."""
 

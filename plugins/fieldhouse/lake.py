@@ -1,22 +1,27 @@
 """The lake: DuckDB sessions on MinIO and the DuckLake catalog, and dbt runs over them.
 
 The analytics tables live in a DuckLake: Parquet files under ``s3://lake/`` plus a
-catalog (a DuckDB file in the embedded stack, PostgreSQL in production). Python
-code opens it with :func:`duckdb_connect`; the dbt project reaches the same lake
-through ``dbt_project/profiles.yml``, which reads the variables that
-:func:`run_dbt` exports.
+catalog in PostgreSQL (a local server in the embedded stack, the shared one in
+production), so transforms, training, drift checks and people's queries use the
+lake at the same time. Python code opens it with :func:`duckdb_connect` and
+writes through :func:`write_lake`; the dbt project reaches the same lake through
+``dbt_project/profiles.yml``, which reads the variables that :func:`run_dbt`
+exports.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
-from collections.abc import Iterator, Mapping
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from importlib import util as importlib_util
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fieldhouse.config import (
     StorageSettings,
@@ -33,7 +38,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("httpfs", "ducklake")
+# DuckLake loads the catalog database's extension by itself once it is installed.
+CATALOG_EXTENSIONS = ("postgres",)
 LAKE_ALIAS = "lake"
+
+# When two writers commit at once, DuckLake retries the loser against the new
+# snapshot unless their changes truly conflict; these make it patient enough
+# for a busy lake (the defaults give up after 10 tries within ~6 s).
+DUCKLAKE_RETRY_SETTINGS = {
+    "ducklake_max_retry_count": 30,
+    "ducklake_retry_wait_ms": 100,
+    "ducklake_retry_backoff": 1.5,
+}
+# A real conflict (two creates of one table, a delete from a file the other
+# writer rewrote) reaches us; write_lake then redoes the whole write.
+WRITE_ATTEMPTS = 6
+_T = TypeVar("_T")
 LAKE_DATA_PATH = f"s3://{Bucket.LAKE}/"
 
 # Catalog locations that name a database server rather than a DuckDB file.
@@ -64,7 +84,7 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
 
 
 def install_duckdb_extensions() -> list[str]:
-    """Install httpfs and ducklake from their PyPI packages, without network access.
+    """Install httpfs, ducklake and postgres from their PyPI packages, without network access.
 
     DuckDB would download extensions from its repository on first use, which
     machines without internet cannot do; the ``duckdb-extension-*`` wheels carry
@@ -75,18 +95,18 @@ def install_duckdb_extensions() -> list[str]:
 
     con = duckdb.connect()
     try:
+        # By name or alias: the postgres extension is installed as postgres_scanner.
+        # Installing again would rewrite a file other processes may be loading.
         present = {
-            name
-            for name, installed in con.execute(
-                "select extension_name, installed from duckdb_extensions()"
+            known
+            for name, aliases, installed in con.execute(
+                "select extension_name, aliases, installed from duckdb_extensions()"
             ).fetchall()
             if installed
+            for known in (name, *(aliases or ()))
         }
         installed_now = []
-        # A DuckLake catalog in PostgreSQL (the production set-up) needs DuckDB's
-        # postgres extension too; DuckLake loads it by itself once installed.
-        catalog_extensions = ("postgres",) if lake_catalog_path().startswith("postgres:") else ()
-        for name in (*EXTENSIONS, *catalog_extensions):
+        for name in (*EXTENSIONS, *CATALOG_EXTENSIONS):
             if name in present:
                 continue
             con.execute(f"INSTALL '{_sql_text(str(_extension_file(name)))}'")
@@ -126,8 +146,8 @@ def duckdb_connect(
     """An in-memory DuckDB session that reads MinIO and, by default, has the lake attached.
 
     The lake is attached as ``lake`` (``lake.main.fct_sensor_readings_hourly``,
-    ...). Only one process at a time may attach the embedded catalog, because it
-    is a single DuckDB file: close the connection when done.
+    ...). Any number of processes may have it attached at once; each reads the
+    latest committed snapshot. Close the connection when done.
     """
     import duckdb
 
@@ -136,16 +156,87 @@ def duckdb_connect(
     try:
         for name in EXTENSIONS:
             con.load_extension(name)
+        for name, value in DUCKLAKE_RETRY_SETTINGS.items():
+            con.execute(f"SET {name} = {value}")
         con.execute(_s3_secret_sql(settings))
         if attach_lake:
-            con.execute(
-                f"ATTACH IF NOT EXISTS '{_sql_text(_ducklake_uri())}' AS {LAKE_ALIAS} "
-                f"(DATA_PATH '{_sql_text(LAKE_DATA_PATH)}')"
-            )
+            _attach_lake(con)
     except Exception:
         con.close()
         raise
     return con
+
+
+def _attach_lake(con: duckdb.DuckDBPyConnection, attempts: int = 5) -> None:
+    """Attach the lake; on a new catalog, the first attach creates DuckLake's tables.
+
+    Two processes attaching a new catalog at once both try to create them, and
+    one fails with "already exists"; attaching again then finds them.
+    """
+    import duckdb
+
+    sql = (
+        f"ATTACH IF NOT EXISTS '{_sql_text(_ducklake_uri())}' AS {LAKE_ALIAS} "
+        f"(DATA_PATH '{_sql_text(LAKE_DATA_PATH)}')"
+    )
+    for attempt in range(1, attempts + 1):
+        try:
+            con.execute(sql)
+            return
+        except duckdb.Error as error:
+            text = str(error)
+            if "Failed to initialize DuckLake" not in text or attempt == attempts:
+                raise
+            log.info("lake catalog being created by another process; attaching again")
+            time.sleep(0.2 * attempt)
+
+
+def is_commit_conflict(error: BaseException) -> bool:
+    """Whether ``error`` is a lake commit that lost to another writer (worth redoing)."""
+    import duckdb
+
+    text = str(error).lower()
+    return isinstance(error, duckdb.TransactionException) or (
+        isinstance(error, duckdb.Error)
+        and ("conflict" in text or "failed to commit ducklake transaction" in text)
+    )
+
+
+def write_lake(
+    settings: StorageSettings,
+    write: Callable[[duckdb.DuckDBPyConnection], _T],
+    *,
+    what: str,
+    attempts: int = WRITE_ATTEMPTS,
+    first_wait: float = 0.5,
+) -> _T:
+    """Run ``write(con)`` on a fresh lake session; redo it when its commit conflicts.
+
+    Other writers (a dbt build, a training run, a drift check) may commit between
+    our read and our commit. DuckLake retries what does not truly conflict; what
+    does is redone here, on a new session that sees the other writer's snapshot,
+    after a random wait that doubles each time (``first_wait``, 2x, 4x, ...).
+    ``write`` must be safe to run again: replace or create-if-missing, and
+    statements that run as one transaction.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with duckdb_connect(settings) as con:
+                return write(con)
+        except Exception as error:
+            if not is_commit_conflict(error) or attempt == attempts:
+                raise
+            wait = first_wait * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+            log.warning(
+                "%s: lake commit conflict (attempt %d of %d), retrying in %.1fs: %s",
+                what,
+                attempt,
+                attempts,
+                wait,
+                _one_line(str(error), 200),
+            )
+            time.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 def _s3_secret_sql(settings: StorageSettings) -> str:
@@ -311,10 +402,10 @@ def expire_snapshots(
     once they have been unreferenced for ``grace``, so a query still scanning
     them is not cut off.
     """
-    with duckdb_connect(settings) as con:
-        before = con.execute(f"select count(*) from ducklake_snapshots('{LAKE_ALIAS}')").fetchone()[
-            0
-        ]
+
+    def expire(con: duckdb.DuckDBPyConnection) -> tuple[int, int, list]:
+        count = f"select count(*) from ducklake_snapshots('{LAKE_ALIAS}')"
+        before = con.execute(count).fetchone()[0]
         con.execute(
             f"CALL ducklake_expire_snapshots('{LAKE_ALIAS}', older_than => now() - ?::INTERVAL)",
             [keep],
@@ -323,11 +414,43 @@ def expire_snapshots(
             f"CALL ducklake_cleanup_old_files('{LAKE_ALIAS}', older_than => now() - ?::INTERVAL)",
             [grace],
         ).fetchall()
-        after = con.execute(f"select count(*) from ducklake_snapshots('{LAKE_ALIAS}')").fetchone()[
-            0
-        ]
+        return before, con.execute(count).fetchone()[0], removed
+
+    before, after, removed = write_lake(settings, expire, what="snapshot expiry")
     log.info("lake snapshots: %d -> %d; %d old files deleted", before, after, len(removed))
     return {"snapshots_before": before, "snapshots_after": after, "files_deleted": len(removed)}
+
+
+def migrate_file_catalog(settings: StorageSettings, old_catalog: Path) -> int:
+    """Copy a lake kept in a DuckDB catalog file into the configured catalog.
+
+    Earlier versions kept the catalog in one DuckDB file, which one process at a
+    time could open. Every table is copied (current rows; the old snapshots stay
+    behind), then the file is renamed ``<name>.migrated``. A catalog that already
+    holds tables is left alone, and so is the file. Returns the tables copied.
+    """
+    with duckdb_connect(settings) as con:
+        tables = con.execute(
+            "select count(*) from duckdb_tables() where database_name = ?", [LAKE_ALIAS]
+        ).fetchone()[0]
+        if tables:
+            log.warning(
+                "the lake catalog already holds %d tables; %s was not copied into it",
+                tables,
+                old_catalog,
+            )
+            return 0
+        con.execute(
+            f"ATTACH '{_sql_text(f'ducklake:{old_catalog}')}' AS old_lake "
+            f"(DATA_PATH '{_sql_text(LAKE_DATA_PATH)}')"
+        )
+        con.execute(f"COPY FROM DATABASE old_lake TO {LAKE_ALIAS}")
+        copied = con.execute(
+            "select count(*) from duckdb_tables() where database_name = ?", [LAKE_ALIAS]
+        ).fetchone()[0]
+        con.execute("DETACH old_lake")
+    old_catalog.rename(old_catalog.with_name(old_catalog.name + ".migrated"))
+    return int(copied)
 
 
 def domains_with_data(store) -> list[str]:
@@ -345,11 +468,21 @@ def domains_with_data(store) -> list[str]:
     ]
 
 
-def build_domains(settings: StorageSettings, domains: list[str]) -> dbtRunnerResult | None:
-    """``dbt build`` of the models and tests tagged with ``domains``; None if there are none."""
+def build_domains(
+    settings: StorageSettings, domains: list[str], vars: Mapping[str, Any] | None = None
+) -> dbtRunnerResult | None:
+    """``dbt build`` of the models and tests tagged with ``domains``; None if there are none.
+
+    ``vars`` are passed as dbt's ``--vars`` (e.g. ``{"as_of": "2015-06-30"}``).
+    """
     if not domains:
         log.info("no raw data in any domain yet: nothing to build")
         return None
     selection = [f"tag:{domain}" for domain in domains]
     log.info("building %s", ", ".join(selection))
-    return run_dbt(["build", "--select", *selection], settings)
+    extra = []
+    if vars:
+        # Unit tests state their expected rows under the project's vars, which a
+        # chosen as_of or sources would change; they run in every default build.
+        extra = ["--vars", json.dumps(dict(vars)), "--exclude-resource-type", "unit_test"]
+    return run_dbt(["build", "--select", *selection, *extra], settings)

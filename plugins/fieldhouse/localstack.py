@@ -1,4 +1,4 @@
-"""The embedded stack: MinIO, Airflow standalone and dbt docs as local processes.
+"""The embedded stack: MinIO, PostgreSQL, Airflow standalone and dbt docs as local processes.
 
 ``make up`` and the test fixtures both start services through this module, so the
 way a newcomer runs the platform is the way the tests run it. Every service keeps
@@ -8,6 +8,7 @@ what makes a second ``make up`` reuse what exists.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 PIPELINE_USER = "fieldhouse-pipeline"
+POSTGRES_USER = "fieldhouse"
+LAKE_DATABASE = "lake"
+AIRFLOW_DATABASE = "airflow"
 
 
 class StackError(RuntimeError):
@@ -116,14 +120,14 @@ class Service:
         self.pid_file.write_text(str(process.pid))
         return process.pid
 
-    def stop(self, timeout: float = 20) -> bool:
+    def stop(self, timeout: float = 20, sig: signal.Signals = signal.SIGTERM) -> bool:
         """Stop the whole process group; True if something was running."""
         pid = self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
+            os.killpg(pid, sig)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             # Reap the leader when we are its parent (test fixtures): a zombie
@@ -153,6 +157,7 @@ class StackConfig:
     minio_console_port: int = 9001
     airflow_port: int = 8080
     docs_port: int = 8081
+    postgres_port: int = 5433
     secrets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -160,17 +165,22 @@ class StackConfig:
         """Read (or create once) the stack's secrets; ports from arguments or env."""
         home.mkdir(parents=True, exist_ok=True)
         secrets_file = home / "secrets.json"
-        if secrets_file.exists():
-            stored = json.loads(secrets_file.read_text())
-        else:
-            stored = {
-                "minio_root_user": "fieldhouse-root",
-                "minio_root_password": secrets.token_urlsafe(18),
-                "pipeline_secret": secrets.token_urlsafe(18),
-                "airflow_password": secrets.token_urlsafe(9),
-                "airflow_jwt_secret": secrets.token_urlsafe(24),
-                "airflow_api_secret": secrets.token_urlsafe(24),
-            }
+        stored = json.loads(secrets_file.read_text()) if secrets_file.exists() else {}
+        wanted = {
+            "minio_root_user": lambda: "fieldhouse-root",
+            "minio_root_password": lambda: secrets.token_urlsafe(18),
+            "pipeline_secret": lambda: secrets.token_urlsafe(18),
+            "airflow_password": lambda: secrets.token_urlsafe(9),
+            "airflow_jwt_secret": lambda: secrets.token_urlsafe(24),
+            "airflow_api_secret": lambda: secrets.token_urlsafe(24),
+            # Added with the PostgreSQL lake catalog: older stacks get it on their next start.
+            "postgres_password": lambda: secrets.token_urlsafe(18),
+            # A Fernet key (32 random bytes, URL-safe base64) for the cluster profile.
+            "airflow_fernet_key": lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        }
+        missing = {name: make() for name, make in wanted.items() if name not in stored}
+        if missing:
+            stored.update(missing)
             secrets_file.write_text(json.dumps(stored, indent=2))
             secrets_file.chmod(0o600)
         env_port = {
@@ -178,6 +188,7 @@ class StackConfig:
             "minio_console_port": "FIELDHOUSE_MINIO_CONSOLE_PORT",
             "airflow_port": "FIELDHOUSE_AIRFLOW_PORT",
             "docs_port": "FIELDHOUSE_DOCS_PORT",
+            "postgres_port": "FIELDHOUSE_POSTGRES_PORT",
         }
         chosen = {
             name: ports.get(name)
@@ -212,6 +223,23 @@ class StackConfig:
     def airflow_url(self) -> str:
         return f"http://127.0.0.1:{self.airflow_port}"
 
+    @property
+    def postgres_dir(self) -> Path:
+        return self.home / "postgres"
+
+    def postgres_dsn(self, database: str) -> str:
+        """A libpq connection string to ``database`` on the stack's PostgreSQL.
+
+        Without the password: libpq takes it from ``PGPASSWORD`` (in
+        :meth:`pipeline_env`), so error messages that quote the string, as
+        DuckDB's do, never show it.
+        """
+        return f"host=127.0.0.1 port={self.postgres_port} dbname={database} user={POSTGRES_USER}"
+
+    @property
+    def lake_catalog(self) -> str:
+        return f"postgres:{self.postgres_dsn(LAKE_DATABASE)}"
+
     def service(self, name: str) -> Service:
         return Service(name, self.run_dir)
 
@@ -224,7 +252,8 @@ class StackConfig:
             "FIELDHOUSE_S3_ACCESS_KEY": pipeline.access_key,
             "FIELDHOUSE_S3_SECRET_KEY": pipeline.secret_key,
             "FIELDHOUSE_S3_SECURE": "false",
-            "FIELDHOUSE_LAKE_CATALOG": str(self.home / "lake" / "catalog.ducklake"),
+            "FIELDHOUSE_LAKE_CATALOG": self.lake_catalog,
+            "PGPASSWORD": self.secrets["postgres_password"],
             # dbt writes its artifacts beside the stack, not into the repository.
             "DBT_TARGET_PATH": str(dbt_target_dir(self)),
             "DBT_LOG_PATH": str(self.home / "dbt" / "logs"),
@@ -239,9 +268,16 @@ class StackConfig:
             "extra": {"endpoint_url": pipeline.url, "region_name": pipeline.region},
         }
         users_file = self.airflow_home / "passwords.json"
+        database = (
+            f"postgresql+psycopg2://{POSTGRES_USER}:{self.secrets['postgres_password']}"
+            f"@127.0.0.1:{self.postgres_port}/{AIRFLOW_DATABASE}"
+        )
         return {
             **self.pipeline_env(),
             "AIRFLOW_HOME": str(self.airflow_home),
+            # Not standalone's SQLite: under parallel tasks it answers "database is
+            # locked", and the API and the tasks' heartbeats fail with it.
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database,
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -269,8 +305,19 @@ class StackConfig:
 # --- MinIO -------------------------------------------------------------------------
 
 
-def start_minio(config: StackConfig) -> StorageSettings:
-    """Start MinIO on loopback (or reuse the running one); returns root settings."""
+def minio_drives(config: StackConfig, drives: int) -> list[Path]:
+    """The folders MinIO keeps its data in: one, or ``drives`` for erasure coding."""
+    if drives == 1:
+        return [config.home / "minio" / "data"]
+    return [config.home / "minio" / f"drive{i}" for i in range(1, drives + 1)]
+
+
+def start_minio(config: StackConfig, drives: int = 1) -> StorageSettings:
+    """Start MinIO on loopback (or reuse the running one); returns root settings.
+
+    With ``drives`` > 1, MinIO erasure-codes every object over that many folders
+    (at least 4), so one lost drive loses nothing and is healed when it returns.
+    """
     service = config.service("minio")
     if service.pid() is None:
         binary = minio_binary()
@@ -280,8 +327,9 @@ def start_minio(config: StackConfig) -> StorageSettings:
             raise StackError(
                 f"port {config.minio_port} is taken by another program; set FIELDHOUSE_MINIO_PORT"
             )
-        data = config.home / "minio" / "data"
-        data.mkdir(parents=True, exist_ok=True)
+        folders = minio_drives(config, drives)
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
             "MINIO_ROOT_USER": config.secrets["minio_root_user"],
@@ -289,11 +337,18 @@ def start_minio(config: StackConfig) -> StorageSettings:
             "MINIO_BROWSER": "on",
             "MINIO_UPDATE": "off",
         }
+        if drives == 1:
+            data = str(folders[0])
+        else:
+            # MinIO's own range notation; it refuses several drives on the root
+            # disk unless told this is not a production machine.
+            data = str(config.home / "minio" / f"drive{{1...{drives}}}")
+            env["MINIO_CI_CD"] = "on"
         service.start(
             [
                 str(binary),
                 "server",
-                str(data),
+                data,
                 "--address",
                 f"127.0.0.1:{config.minio_port}",
                 "--console-address",
@@ -318,13 +373,191 @@ def provision_minio(config: StackConfig) -> StorageSettings:
     return provision(config.root_settings, config.pipeline_settings)
 
 
+# --- PostgreSQL --------------------------------------------------------------------
+
+
+def postgres_bin_dir() -> Path:
+    """PostgreSQL's server programs (``FIELDHOUSE_POSTGRES_BIN``, else the newest Debian one)."""
+    override = os.environ.get("FIELDHOUSE_POSTGRES_BIN")
+    if override:
+        return Path(override)
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if not found:
+        raise StackError(
+            "PostgreSQL (the lake catalog's server) is not installed: "
+            "apt-get install postgresql (Debian), or set FIELDHOUSE_POSTGRES_BIN "
+            "to the folder holding initdb and postgres"
+        )
+    return found[-1].parent
+
+
+def _postgres_account() -> list[str]:
+    """The command prefix that runs PostgreSQL as a normal account.
+
+    PostgreSQL refuses to run as root; as root, we run it as the ``postgres``
+    account the Debian package creates (or ``FIELDHOUSE_POSTGRES_OS_USER``).
+    """
+    if os.geteuid() != 0:
+        return []
+    import pwd
+
+    name = os.environ.get("FIELDHOUSE_POSTGRES_OS_USER", "postgres")
+    try:
+        account = pwd.getpwnam(name)
+    except KeyError:
+        raise StackError(
+            f"PostgreSQL will not run as root and there is no {name!r} account to run it as; "
+            "create one (useradd --system postgres) or set FIELDHOUSE_POSTGRES_OS_USER"
+        ) from None
+    return [
+        "setpriv",
+        f"--reuid={account.pw_uid}",
+        f"--regid={account.pw_gid}",
+        "--clear-groups",
+    ]
+
+
+def _hand_to_account(folder: Path, prefix: list[str]) -> None:
+    """Let the account in ``prefix`` own ``folder`` and reach it from the root down."""
+    if not prefix:
+        return
+    uid = int(prefix[1].split("=")[1])
+    gid = int(prefix[2].split("=")[1])
+    os.chown(folder, uid, gid)
+    for parent in folder.parents:
+        mode = parent.stat().st_mode
+        if not mode & 0o001 and parent.stat().st_uid == os.geteuid():
+            # Traverse only (no listing), so the server can reach its data folder.
+            parent.chmod(mode | 0o001)
+
+
+def start_postgres(config: StackConfig, databases: tuple[str, ...] = (LAKE_DATABASE,)) -> str:
+    """Start PostgreSQL on loopback (or reuse the running one) and create ``databases``.
+
+    It holds the DuckLake catalog, which (unlike a DuckDB file) many processes can
+    read and write at once. Returns the lake catalog's location.
+    """
+    service = config.service("postgres")
+    bin_dir = postgres_bin_dir()
+    prefix = _postgres_account()
+    data = config.postgres_dir / "data"
+    if service.pid() is None:
+        if port_open(config.postgres_port):
+            raise StackError(
+                f"port {config.postgres_port} is taken by another program; "
+                "set FIELDHOUSE_POSTGRES_PORT"
+            )
+        if not (data / "PG_VERSION").exists():
+            _init_postgres(config, bin_dir, prefix, data)
+        config.run_dir.mkdir(parents=True, exist_ok=True)
+        service.start(
+            [
+                *prefix,
+                str(bin_dir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(config.postgres_port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "unix_socket_directories=",
+                # Airflow's scheduler, API server, task processes and dbt threads
+                # each hold connections.
+                "-c",
+                "max_connections=200",
+            ],
+            {**os.environ, "LC_ALL": "C.UTF-8"},
+        )
+    _wait_for_postgres(config, bin_dir, service)
+    for database in databases:
+        _create_database(config, bin_dir, database)
+    return config.lake_catalog
+
+
+def _init_postgres(config: StackConfig, bin_dir: Path, prefix: list[str], data: Path) -> None:
+    config.postgres_dir.mkdir(parents=True, exist_ok=True)
+    _hand_to_account(config.postgres_dir, prefix)
+    password_file = config.postgres_dir / "initdb-password"
+    password_file.write_text(config.secrets["postgres_password"] + "\n")
+    _hand_to_account(password_file, prefix)
+    try:
+        subprocess.run(
+            [
+                *prefix,
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                POSTGRES_USER,
+                f"--pwfile={password_file}",
+                "--auth=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-instructions",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "LC_ALL": "C.UTF-8"},
+        )
+    except subprocess.CalledProcessError as exc:
+        raise StackError(f"initdb failed for {data}: {exc.stderr.strip()}") from exc
+    finally:
+        password_file.unlink(missing_ok=True)
+    log.info("created a PostgreSQL cluster in %s", data)
+
+
+def _client_env(config: StackConfig) -> dict[str, str]:
+    return {**os.environ, "PGPASSWORD": config.secrets["postgres_password"], "LC_ALL": "C.UTF-8"}
+
+
+def _client_args(config: StackConfig) -> list[str]:
+    return ["-h", "127.0.0.1", "-p", str(config.postgres_port), "-U", POSTGRES_USER]
+
+
+def _wait_for_postgres(config: StackConfig, bin_dir: Path, service: Service) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if service.pid() is None:
+            raise StackError(f"PostgreSQL exited while starting; see {service.log_file}")
+        ready = subprocess.run(
+            [str(bin_dir / "pg_isready"), *_client_args(config), "-d", "postgres", "-q"],
+            env=_client_env(config),
+        )
+        if ready.returncode == 0:
+            return
+        time.sleep(0.3)
+    raise StackError(f"PostgreSQL did not come up within 60s; see {service.log_file}")
+
+
+def _create_database(config: StackConfig, bin_dir: Path, database: str) -> None:
+    result = subprocess.run(
+        [str(bin_dir / "createdb"), *_client_args(config), database],
+        env=_client_env(config),
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0 and "already exists" not in result.stderr:
+        raise StackError(f"could not create database {database!r}: {result.stderr.strip()}")
+
+
 # --- Airflow -----------------------------------------------------------------------
 
 
 def start_airflow(
     config: StackConfig, *, paused_at_creation: bool = False, timeout: float = 240
 ) -> None:
-    """Run ``airflow standalone`` with this repository's DAGs and plugins."""
+    """Run ``airflow standalone`` with this repository's DAGs and plugins.
+
+    Its metadata database is ``airflow`` on the stack's PostgreSQL, which must
+    be running (:func:`start_postgres`).
+    """
+    _create_database(config, postgres_bin_dir(), AIRFLOW_DATABASE)
     service = config.service("airflow")
     config.airflow_home.mkdir(parents=True, exist_ok=True)
     passwords = config.airflow_home / "passwords.json"
@@ -347,6 +580,15 @@ def start_airflow(
     wait_for_http(
         f"{config.airflow_url}/api/v2/monitor/health", timeout, what="Airflow", service=service
     )
+    # The DAGs' lake writers share a pool; a task naming a missing pool never runs.
+    created = subprocess.run(
+        [sys.executable, "-m", "fieldhouse", "create-pools"],
+        env={**os.environ, **config.airflow_env()},
+        capture_output=True,
+        text=True,
+    )
+    if created.returncode != 0:
+        raise StackError(f"could not create Airflow's pools: {created.stderr.strip()[-2000:]}")
 
 
 # --- dbt docs ----------------------------------------------------------------------
@@ -382,7 +624,9 @@ def start_docs(config: StackConfig, target_dir: Path) -> None:
 
 def stop_all(config: StackConfig) -> list[str]:
     stopped = []
-    for name in ("dbt-docs", "airflow", "minio"):
-        if config.service(name).stop():
+    for name in ("dbt-docs", "airflow", "minio", "postgres"):
+        # SIGINT is PostgreSQL's fast shutdown: it ends open sessions, then stops.
+        sig = signal.SIGINT if name == "postgres" else signal.SIGTERM
+        if config.service(name).stop(sig=sig):
             stopped.append(name)
     return stopped

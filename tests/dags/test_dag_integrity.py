@@ -116,3 +116,31 @@ def test_heavy_libraries_are_not_imported_at_parse_time(tmp_path) -> None:
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "", f"imported at parse time: {out.stdout.strip()}"
+
+
+# Every task that writes the lake, by DAG; each takes a slot in the writers' pool.
+LAKE_WRITERS = {
+    "transform_lake": {"build_models", "expire_old_snapshots"},
+    "train_models": {
+        "sensor_anomaly.write_scores",
+        "delivery_time.write_scores",
+        "transaction_risk.write_scores",
+    },
+    "monitor_drift": {
+        "check_sensor_anomaly_drift",
+        "check_delivery_time_drift",
+        "check_transaction_risk_drift",
+        "plan_retraining",
+    },
+}
+
+
+def test_lake_writers_share_one_pool_and_readers_take_none(dagbag) -> None:
+    from fieldhouse.config import LAKE_WRITERS_POOL
+
+    for dag_id, writers in LAKE_WRITERS.items():
+        dag = dagbag.dags[dag_id]
+        pooled = {t.task_id for t in dag.tasks if t.pool == LAKE_WRITERS_POOL}
+        assert pooled == writers, dag_id
+    for dag_id in set(dagbag.dag_ids) - set(LAKE_WRITERS):
+        assert all(t.pool != LAKE_WRITERS_POOL for t in dagbag.dags[dag_id].tasks), dag_id

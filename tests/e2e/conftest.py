@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 import pytest
 
@@ -72,6 +73,48 @@ class AirflowClient:
         return self._request(
             "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
         )
+
+    def runs_since(self, dag_id: str, since: datetime) -> list[dict]:
+        """Runs of ``dag_id`` queued at or after ``since``."""
+        return [
+            r
+            for r in self.runs(dag_id)
+            if r["queued_at"] and datetime.fromisoformat(r["queued_at"]) >= since
+        ]
+
+    def wait_for_quiet(
+        self, dag_ids: list[str], since: datetime, timeout: float
+    ) -> list[tuple[str, dict]]:
+        """Every run of ``dag_ids`` queued since ``since``, once none is queued or running."""
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = [(d, r) for d in dag_ids for r in self.runs_since(d, since)]
+            busy = [(d, r["dag_run_id"]) for d, r in runs if r["state"] in ("queued", "running")]
+            if not busy:
+                return runs
+            if time.monotonic() > deadline:
+                raise AssertionError(f"still busy after {timeout:.0f}s: {busy}")
+            time.sleep(5)
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self._request(
+            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=500"
+        )["task_instances"]
+
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int = -1, try_number: int = 1
+    ) -> str:
+        """The end of a task try's log, as text (for failure messages)."""
+        path = (
+            f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+            f"?map_index={map_index}"
+        )
+        try:
+            content = self._request("GET", path).get("content", [])
+        except AssertionError as error:
+            return f"(no log: {error})"
+        lines = [str(c.get("event", c)) if isinstance(c, dict) else str(c) for c in content]
+        return "\n".join(lines)[-3000:]
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         tis = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")

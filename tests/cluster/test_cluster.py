@@ -1,0 +1,159 @@
+"""The production topology, run for real: Celery workers share the work, survive a lost
+worker, and MinIO survives a lost drive."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from fieldhouse import cluster, localstack
+from fieldhouse.lake import duckdb_connect
+from fieldhouse.storage.keys import Bucket, ObjectKey
+from fieldhouse.storage.objects import ObjectStore
+
+pytestmark = pytest.mark.cluster
+
+PIPELINE = ["ingest_sensors", "ingest_finance", "transform_lake", "train_models", "monitor_drift"]
+WORKER_NAMES = {"worker-1", "worker-2"}
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _problems(airflow, runs: list[tuple[str, dict]]) -> tuple[list[str], set[str]]:
+    """Task instances that did not end well, and the hosts that ran any."""
+    problems, hosts = [], set()
+    for dag_id, run in runs:
+        for ti in airflow.task_instances(dag_id, run["dag_run_id"]):
+            if ti["hostname"]:
+                hosts.add(ti["hostname"])
+            if ti["state"] not in ("success", "skipped"):
+                problems.append(f"{dag_id}/{run['dag_run_id']}/{ti['task_id']}: {ti['state']}")
+    return problems, hosts
+
+
+def test_ingest_transform_train_and_drift_run_on_both_workers(
+    cluster_airflow, cluster_stack, cluster_storage
+) -> None:
+    airflow = cluster_airflow
+    airflow.wait_for_dags(set(PIPELINE), timeout=300)
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    for dag_id in PIPELINE:
+        airflow.set_paused(dag_id, False)
+    try:
+        first = datetime(2026, 11, 25, 6, tzinfo=UTC)
+        for hour in range(4):
+            logical = _stamp(first + timedelta(hours=hour + 1))
+            airflow.trigger("ingest_sensors", f"cl-{hour}", logical, {"fleet_size": 12})
+            airflow.trigger("ingest_finance", f"cl-{hour}", logical, {"customers": 80})
+        airflow.wait_for_quiet(PIPELINE, since, timeout=900)
+        logical = _stamp(first + timedelta(hours=6))
+        for dag_id in ("train_models", "monitor_drift"):
+            airflow.trigger(dag_id, "cl-ml", logical, {})
+            airflow.wait_for_quiet(PIPELINE, since, timeout=900)
+    finally:
+        for dag_id in PIPELINE:
+            airflow.set_paused(dag_id, True)
+
+    runs = airflow.wait_for_quiet(PIPELINE, since, timeout=300)
+    assert {d for d, _ in runs} >= {"ingest_sensors", "transform_lake", "train_models"}, runs
+    problems, hosts = _problems(airflow, runs)
+    assert not problems, problems
+    assert hosts >= WORKER_NAMES, hosts
+    with duckdb_connect(cluster_storage) as con:
+        readings = con.execute(
+            "select sum(reading_count) from lake.fct_sensor_readings_hourly"
+        ).fetchone()[0]
+    assert readings and readings > 0
+
+
+def _running_instance(airflow, dag_id: str, run_id: str, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for ti in airflow.task_instances(dag_id, run_id):
+            if ti["state"] == "running" and ti["hostname"] in WORKER_NAMES:
+                return ti
+        time.sleep(1)
+    raise AssertionError(
+        f"no task of {dag_id}/{run_id} started: {airflow.task_states(dag_id, run_id)}"
+    )
+
+
+def test_a_killed_worker_s_task_is_retried_on_the_other_worker(
+    cluster_airflow, cluster_stack
+) -> None:
+    airflow = cluster_airflow
+    airflow.set_paused("ingest_sensors", False)
+    try:
+        # Enough devices that the hour takes a while to simulate and write.
+        airflow.trigger(
+            "ingest_sensors", "cl-kill", "2026-11-26T10:00:00Z", {"fleet_size": 2500, "seed": 4}
+        )
+        victim = _running_instance(airflow, "ingest_sensors", "cl-kill", timeout=300)
+        index = int(victim["hostname"].rsplit("-", 1)[1])
+        time.sleep(3)
+        # As a machine loses power: the worker and the task it runs die at once.
+        assert cluster_stack.service(f"airflow-worker-{index}").stop(sig=signal.SIGKILL)
+        run = airflow.wait_for_run("ingest_sensors", "cl-kill", timeout=600)
+    finally:
+        airflow.set_paused("ingest_sensors", True)
+        cluster.start_worker(cluster_stack, index)
+        cluster.wait_for_workers(cluster_stack)
+
+    assert run["state"] == "success", airflow.task_states("ingest_sensors", "cl-kill")
+    after = airflow.task_instance(
+        "ingest_sensors",
+        "cl-kill",
+        victim["task_id"] + (f"/{victim['map_index']}" if victim["map_index"] >= 0 else ""),
+    )
+    assert after["state"] == "success"
+    assert after["try_number"] > victim["try_number"], after
+    assert after["hostname"] == (WORKER_NAMES - {victim["hostname"]}).pop(), after
+
+
+def _all_objects(store: ObjectStore) -> list[ObjectKey]:
+    return [obj.key for bucket in Bucket for obj in store.list(bucket, "")]
+
+
+def test_a_lost_minio_drive_loses_nothing_and_heals(cluster_airflow, cluster_stack) -> None:
+    airflow = cluster_airflow
+    root = ObjectStore(cluster_stack.root_settings)
+    drive = localstack.minio_drives(cluster_stack, cluster.minio_drive_count())[2]
+    airflow.set_paused("ingest_sensors", False)
+    try:
+        airflow.trigger(
+            "ingest_sensors", "cl-drive", "2026-11-26T12:00:00Z", {"fleet_size": 300, "seed": 5}
+        )
+        _running_instance(airflow, "ingest_sensors", "cl-drive", timeout=300)
+        shutil.rmtree(drive)
+        run = airflow.wait_for_run("ingest_sensors", "cl-drive", timeout=600)
+    finally:
+        airflow.set_paused("ingest_sensors", True)
+    assert run["state"] == "success", airflow.task_states("ingest_sensors", "cl-drive")
+
+    # Every object, old and new, reads back whole with a drive missing.
+    keys = _all_objects(root)
+    assert len(keys) > 10
+    for key in keys:
+        assert root.get_bytes(key) is not None, key
+
+    # MinIO formats the empty drive and heals every object onto it.
+    deadline = time.monotonic() + 300
+    while True:
+        healed = {
+            str(p.relative_to(drive).parent)
+            for p in drive.rglob("xl.meta")
+            if ".minio.sys" not in p.parts
+        }
+        missing = [k for k in keys if f"{k.bucket}/{k.key}" not in healed]
+        if not missing:
+            break
+        assert time.monotonic() < deadline, (
+            f"{len(missing)} of {len(keys)} not healed: {missing[:5]}"
+        )
+        time.sleep(5)
