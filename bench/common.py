@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -116,9 +117,10 @@ def run_stage(
 
 @contextlib.contextmanager
 def own_minio(work: Path) -> Iterator[None]:
-    """Start MinIO on free ports under ``work``, point this process's environment at it.
+    """Start MinIO and the lake catalog's PostgreSQL on free ports under ``work``.
 
-    Spawned stages inherit the environment, so they all use this MinIO and its lake.
+    This process's environment points at them; spawned stages inherit it, so they
+    all use this MinIO and its lake.
     """
     from fieldhouse import localstack
 
@@ -127,14 +129,19 @@ def own_minio(work: Path) -> Iterator[None]:
         work / "home",
         minio_port=localstack.free_port(),
         minio_console_port=localstack.free_port(),
+        postgres_port=localstack.free_port(),
     )
-    localstack.start_minio(config)
+    localstack.start_postgres(config)
     try:
-        localstack.provision_minio(config)
-        os.environ.update(config.pipeline_env())
-        yield
+        localstack.start_minio(config)
+        try:
+            localstack.provision_minio(config)
+            os.environ.update(config.pipeline_env())
+            yield
+        finally:
+            config.service("minio").stop()
     finally:
-        config.service("minio").stop()
+        config.service("postgres").stop(sig=signal.SIGINT)
 
 
 # --- Report helpers --------------------------------------------------------------------

@@ -16,7 +16,12 @@ standing in for gateways) and from the files of every feed contract of
   *rows in = rows written + rows quarantined*; the run fails if that ever breaks.
 * A rerun of an interval replaces exactly that interval, so clearing a run or
   backfilling never duplicates data.
-* Publishes the **raw.sensor_readings** asset, which starts `transform_lake`.
+* Anomaly labels people send (failure windows of a device, or of one metric)
+  land beside the readings through the contracts of `sensors.anomaly_windows`
+  (`landing/anomaly_windows/`, `landing/nab_machine_labels/`, yours): the
+  `anomaly_windows` group. The sensor anomaly model learns its thresholds from them.
+* Publishes the **raw.sensor_readings** and **raw.sensor_anomaly_windows**
+  assets, which start `transform_lake`.
 
 **Trigger by hand**: pick the logical date (the interval is the hour before it, as
 for scheduled runs) and, under *Params*, whether to simulate, the fleet size and
@@ -30,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import Param, dag
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from fieldhouse.assets import RAW_SENSOR_READINGS
+from fieldhouse.assets import RAW_SENSOR_ANOMALY_WINDOWS, RAW_SENSOR_READINGS
 from fieldhouse.ingest.dag_tasks import ingest_source_tasks
 
 
@@ -67,7 +72,11 @@ from fieldhouse.ingest.dag_tasks import ingest_source_tasks
     },
 )
 def ingest_sensors():
-    ingest_source_tasks("sensors", {"readings": RAW_SENSOR_READINGS}, registers=True)
+    ingest_source_tasks(
+        "sensors",
+        {"readings": RAW_SENSOR_READINGS, "anomaly_windows": RAW_SENSOR_ANOMALY_WINDOWS},
+        registers=True,
+    )
 
 
 ingest_sensors()

@@ -16,10 +16,35 @@ data it was trained on, with Evidently's data-drift tests on seeded samples:
 
 Every check writes `report.html` (for people) and `report.json` (for machines)
 to `s3://reports/<model>-<check>/<run>/` and a row to the lake table
-`drift_checks`. When a check drifts, `train_models` is triggered for the
-drifted models only; the reason is in the triggered run's configuration
-(`conf.reason`) and in `plan_retraining`'s return value. A model without a
-champion or without data yet is skipped with the reason in the log.
+`drift_checks`. A model without a champion or without data yet is skipped
+with the reason in the log.
+
+#### When drift starts a retrain
+
+Drift alone does not: `plan_retraining` triggers `train_models` for a drifted
+model only if all of these hold, since a retrain on the rows the champion
+already had keeps the same champion and the next check would ask again:
+
+1. **new training data**: the rows a retrain would learn from now (the
+   feature table, cut to the champion's training window) do not hash to the
+   `data_fingerprint` on the champion's model card;
+2. **not already tried**: no earlier retrain of the model was triggered on
+   these same rows;
+3. **cooldown over**: its last triggered retrain is older than the cooldown,
+   *Params* `retrain_cooldown_hours` (default 6; 0 turns it off).
+
+Drift of a champion that learnt from other data than the checked inputs is
+reported as `inputs_outside_training_scope`: its data ends more than the
+cooldown before the checked window starts, or the checked rows' `source`
+is not among the `sources` on its card. The same three rules apply, so such
+drift starts at most one retrain per change of the training data.
+
+Every decision, trigger or suppression, is in the log and in the lake table
+`retraining_decisions` (model, run, time, drifted, triggered, verdict, reason,
+champion version, champion's and current data fingerprints); the cooldown is
+read from there. The triggered run's configuration names the models
+(`conf.models`) and why (`conf.reason`), as does `plan_retraining`'s return
+value.
 """
 
 from __future__ import annotations
@@ -27,13 +52,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import AssetAny, dag, task
+from airflow.sdk import AssetAny, Param, dag, task
 
 from fieldhouse.assets import (
     ML_DELIVERY_TIME_FEATURES,
     ML_SENSOR_ANOMALY_FEATURES,
     ML_TRANSACTION_RISK_FEATURES,
 )
+from fieldhouse.config import LAKE_WRITERS_POOL
 
 
 def _report_run_id(run_id: str) -> str:
@@ -55,9 +81,20 @@ def _report_run_id(run_id: str) -> str:
         "retries": 2,
         "retry_delay": timedelta(seconds=30),
     },
+    params={
+        "retrain_cooldown_hours": Param(
+            6,
+            type="number",
+            minimum=0,
+            description=(
+                "Hours after a triggered retrain of a model during which its drift "
+                "triggers no other (0: no cooldown)."
+            ),
+        ),
+    },
 )
 def monitor_drift():
-    @task
+    @task(pool=LAKE_WRITERS_POOL)
     def check_sensor_anomaly_drift(run_id=None) -> dict:
         from fieldhouse.config import StorageSettings
         from fieldhouse.ml.registry import NoChampion
@@ -75,7 +112,7 @@ def monitor_drift():
         reason = f"sensor_anomaly {result['reason']}" if drifted else ""
         return {**result, "drifted": drifted, "reason": reason}
 
-    @task
+    @task(pool=LAKE_WRITERS_POOL)
     def check_model_drift(model_name: str, run_id=None) -> dict:
         import logging
 
@@ -94,12 +131,26 @@ def monitor_drift():
             logging.getLogger(__name__).info("%s: skipped, %s", model_name, reason)
             return {"model_name": model_name, "drifted": False, "skipped": reason}
 
-    @task
-    def plan_retraining(results: list[dict]) -> dict:
-        drifted = [r for r in results if r["drifted"]]
+    @task(pool=LAKE_WRITERS_POOL)
+    def plan_retraining(results: list[dict], params=None, run_id=None) -> dict:
+        from fieldhouse.config import StorageSettings
+        from fieldhouse.monitoring import retraining
+        from fieldhouse.storage.objects import ObjectStore
+
+        settings = StorageSettings.from_airflow()
+        decisions = retraining.plan_retraining(
+            ObjectStore(settings),
+            settings,
+            results,
+            _report_run_id(run_id),
+            cooldown=timedelta(hours=float(params["retrain_cooldown_hours"])),
+        )
+        checks = {r["model_name"]: r for r in results}
+        triggered = [d for d in decisions if d.triggered]
+        reasons = [f"{checks[d.model_name]['reason']} ({d.reason})" for d in triggered]
         return {
-            "models": [r["model_name"] for r in drifted],
-            "reason": "drift: " + "; ".join(r["reason"] for r in drifted) if drifted else "",
+            "models": [d.model_name for d in triggered],
+            "reason": "drift: " + "; ".join(reasons) if triggered else "",
         }
 
     @task.short_circuit

@@ -26,18 +26,27 @@ feature table with the champion (new or kept) and replaces its scores table.
 Models (each with its scores table in the lake):
 
 * **sensor_anomaly**: an isolation forest per device kind on
-  `ml_sensor_anomaly_features`, judged against the simulator's injected
-  anomalies; promoted on F1. Scores: `fct_sensor_anomaly_scores`.
+  `ml_sensor_anomaly_features`, whose features compare each hour with its own
+  series' history (level over a day and a week, the daily cycle, trend,
+  spread). It learns from any series; labels, wherever they exist (the
+  simulator's injected faults, anomaly windows you land in
+  `landing/anomaly_windows/`), choose its thresholds on a validation period
+  and score it on held-out hours; promoted on F1. Without labels it flags 1%
+  of hours and its card says it is unjudged. Scores: `fct_sensor_anomaly_scores`.
 * **delivery_time**: gradient-boosted quantile regressions (p10, p50, p90
   delivery days) on `ml_delivery_time_features`, using only what is known when
   the order is placed; promoted on mean pinball loss (lower is better), with
   p10-p90 coverage and p50 MAE on the card. Scores: `fct_delivery_time_scores`.
 * **transaction_risk**: gradient-boosted trees on velocity, amount and novelty
   in `ml_transaction_risk_features`; promoted on PR-AUC, with recall and
-  precision when the top 1% of scores alert. Scores: `fct_transaction_risk_scores`.
+  precision when the top 1% of scores alert. With fewer than 5 chargebacks to
+  learn from, an isolation forest on the same features instead (its card says
+  so). Scores: `fct_transaction_risk_scores`.
 
 Every split is by time: each model is evaluated on the latest 30% of its
-labelled rows.
+labelled rows (for sensors, of each series' own hours). A model without
+enough data, or with a feature that is empty in every training row, is
+skipped with the reason; it never fails the run.
 """
 
 from __future__ import annotations
@@ -46,10 +55,12 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task, task_group
 
+from fieldhouse.config import LAKE_WRITERS_POOL
+
 # Names in the model registry; fieldhouse.ml.training.MODELS holds the same (not
 # imported here, as it loads scikit-learn).
 TOOLTIPS = {
-    "sensor_anomaly": "Isolation forest per device kind on the hourly sensor features",
+    "sensor_anomaly": "Isolation forest on each series' hours against its own history",
     "delivery_time": "Quantile regressions of delivery days per shipment (p10, p50, p90)",
     "transaction_risk": "Chargeback risk per transaction; the top 1% of scores alert",
 }
@@ -81,6 +92,7 @@ def _retrain_and_promote(model_name: str, params: dict, run_key: str) -> dict:
             score=False,
             window_days=params.get("training_days"),
             run_key=run_key,
+            sources=params.get("sources") or None,
         )
     except (tabular.MissingFeatureTable, tabular.NotEnoughData) as exc:
         raise AirflowSkipException(f"{model_name}: not retrained, {exc}") from exc
@@ -124,6 +136,15 @@ def _write_scores(model_name: str) -> dict:
                 "promotion metric (F1, mean pinball loss in days, PR-AUC)."
             ),
         ),
+        "sources": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description=(
+                "Train only on rows of these sources (`simulator`, or a feed contract's "
+                "source); empty: every source."
+            ),
+        ),
         "training_days": Param(
             None,
             type=["null", "number"],
@@ -151,7 +172,7 @@ def train_models():
                 key = logical_date.isoformat() if logical_date is not None else run_id
                 return _retrain_and_promote(model_name, params, key)
 
-            @task
+            @task(pool=LAKE_WRITERS_POOL)
             def write_scores() -> dict:
                 return _write_scores(model_name)
 

@@ -11,6 +11,7 @@ from fieldhouse.storage.keys import (
     FINANCE_CHARGEBACKS,
     FINANCE_TRANSACTIONS,
     MARKET_PRICE_BARS,
+    SENSOR_ANOMALY_WINDOWS,
     SENSOR_READINGS,
 )
 
@@ -20,6 +21,9 @@ def _mart(name: str) -> Asset:
 
 
 RAW_SENSOR_READINGS = Asset(name="raw.sensor_readings", uri=SENSOR_READINGS.uri(), group="raw")
+RAW_SENSOR_ANOMALY_WINDOWS = Asset(
+    name="raw.sensor_anomaly_windows", uri=SENSOR_ANOMALY_WINDOWS.uri(), group="raw"
+)
 RAW_PRICE_BARS = Asset(name="raw.price_bars", uri=MARKET_PRICE_BARS.uri(), group="raw")
 RAW_ORDERS = Asset(name="raw.orders", uri=COMMERCE_ORDERS.uri(), group="raw")
 RAW_SHIPMENT_EVENTS = Asset(
@@ -53,6 +57,7 @@ FINANCE_MARTS = [DIM_CUSTOMERS, FCT_TRANSACTIONS, ML_TRANSACTION_RISK_FEATURES]
 # Any of these updating starts a transform run.
 RAW_ASSETS = [
     RAW_SENSOR_READINGS,
+    RAW_SENSOR_ANOMALY_WINDOWS,
     RAW_PRICE_BARS,
     RAW_ORDERS,
     RAW_SHIPMENT_EVENTS,

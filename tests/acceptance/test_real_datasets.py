@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from fieldhouse.config import StorageSettings
-from fieldhouse.contracts.contract import Contract, load_contracts
+from fieldhouse.contracts.contract import SIMULATOR_SOURCE, Contract, load_contracts
 from fieldhouse.ingest import registries
 from fieldhouse.ingest.datasets import raw_dataset
 from fieldhouse.ingest.feeds import ingest_dataset_hour
@@ -398,12 +398,71 @@ def test_office_occupancy(lake: Lake, datasets_dir: Path) -> None:
 
 # --- market ------------------------------------------------------------------------------
 
+# One simulated hour of prices (a Monday session: equities and EURUSD trade) landed
+# beside the stocks, to show the user's series do not change and stay apart.
+SIMULATED_PRICE_HOUR = Interval.parse("2024-01-08T15:00:00+00:00")
+
+
+@pytest.fixture(scope="module")
+def market_with_simulated_prices(lake: Lake, minio_server: StorageSettings) -> pd.DataFrame:
+    """fct_market_daily rebuilt after a simulated hour of prices joined the stocks."""
+    from fieldhouse.ingest.feeds import ingest_source
+    from fieldhouse.ingest.sources import PRICES, PriceRunOptions
+    from fieldhouse.lake import duckdb_connect, run_dbt
+
+    ingest_source(lake.store, PRICES, SIMULATED_PRICE_HOUR, PriceRunOptions(include_landing=False))
+    run_dbt(["build", "--select", "+fct_market_daily"], minio_server)
+    with duckdb_connect(minio_server) as con:
+        return con.execute("select * from lake.main.fct_market_daily").df()
+
 
 def _expected_daily(bars: pd.DataFrame) -> pd.DataFrame:
-    """fct_market_daily's close and daily return: one bar a day, return on the previous row."""
+    """fct_market_daily's close, return and gaps: one bar a day, return on the previous row.
+
+    The gaps follow the mart's rule, from the tickers' dates alone: a day is a
+    trading day when any ticker has a bar that day; where no other ticker is
+    listed (between its first and last bar), a weekday is one.
+    """
     daily = bars.sort_values(["instrument", "day"]).reset_index(drop=True)
-    previous = daily.groupby("instrument")["close"].shift(1)
-    return daily.assign(daily_return=daily["close"] / previous - 1)
+    by_ticker = daily.groupby("instrument")
+    previous_day = by_ticker["day"].shift(1)
+    daily = daily.assign(
+        previous_day=previous_day,
+        daily_return=daily["close"] / by_ticker["close"].shift(1) - 1,
+        calendar_days_spanned=(daily["day"] - previous_day).dt.days,
+    )
+    is_trading_day = _trading_days(daily)
+    daily["trading_days_spanned"] = [
+        np.nan
+        if pd.isna(before)
+        else sum(is_trading_day(ticker, d) for d in pd.date_range(before, day)[1:])
+        for ticker, before, day in zip(
+            daily["instrument"], daily["previous_day"], daily["day"], strict=True
+        )
+    ]
+    daily["spans_missing_bar"] = daily["trading_days_spanned"] > 1
+    return daily
+
+
+def _trading_days(daily: pd.DataFrame) -> Callable[[str, pd.Timestamp], bool]:
+    """Whether a day is a trading day for a ticker, from the dates the tickers traded."""
+    traded = set(daily["day"])
+    listed = daily.groupby("instrument")["day"].agg(["min", "max"])
+
+    def is_trading_day(ticker: str, day: pd.Timestamp) -> bool:
+        if day in traded:
+            return True
+        others = listed.drop(index=ticker)
+        alone = not ((others["min"] <= day) & (day <= others["max"])).any()
+        return alone and day.weekday() < 5
+
+    return is_trading_day
+
+
+def _user_series(mart: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The mart's rows of one source, in a stable order."""
+    rows = mart[mart["source"] == source]
+    return rows.sort_values(["instrument", "trading_day"]).reset_index(drop=True)
 
 
 def test_daily_stock_bars(lake: Lake, datasets_dir: Path) -> None:
@@ -437,12 +496,14 @@ def test_daily_stock_bars(lake: Lake, datasets_dir: Path) -> None:
 
     expected = _expected_daily(bars[accepted])
     mart = lake.marts["fct_market_daily"].copy()
+    assert set(mart["source"]) == {contract.source}
     mart["day"] = pd.to_datetime(mart["trading_day"])
     merged = expected.merge(
         mart, on=["instrument", "day"], how="outer", suffixes=("", "_mart"), indicator=True
     )
     assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"].head()
     assert set(mart["instrument"]) == tickers
+    assert (mart["calendar"] == contract.register["instruments"]["calendar"]).all()
     _assert_close(merged["close_mart"], merged["close"])
     first = merged["daily_return"].isna()
     assert (first == merged["daily_return_mart"].isna()).all()
@@ -457,16 +518,128 @@ def test_daily_stock_bars(lake: Lake, datasets_dir: Path) -> None:
     yhoo_end = f"{last_day['YHOO']:%Y-%m-%d}"
     print(f"fct_market_daily: {len(merged):,} instrument-days agree, YHOO ends {yhoo_end}")
 
+    returns = merged[~first]
+    for column in ("calendar_days_spanned", "trading_days_spanned"):
+        assert (returns[f"{column}_mart"] == returns[column]).all(), column
+    assert (
+        merged.loc[first, ["trading_days_spanned_mart", "spans_missing_bar_mart"]]
+        .isna()
+        .all(axis=None)
+    )
+    assert (returns["spans_missing_bar_mart"] == returns["spans_missing_bar"]).all()
+    flagged = returns.loc[returns["spans_missing_bar_mart"].astype(bool), ["instrument", "day"]]
+    # AAPL has no bar for Monday 2017-08-07 while the other tickers do.
+    aapl = flagged[flagged["instrument"] == "AAPL"]
+    assert pd.Timestamp("2017-08-08") in set(aapl["day"]), flagged
+    # Weekdays no ticker traded are market holidays: a return across one is no gap.
+    holidays = set(pd.bdate_range(mart["day"].min(), mart["day"].max())) - set(mart["day"])
+    assert pd.Timestamp("2017-07-04") in holidays
+    across_holiday = [
+        any(before < h < day for h in holidays)
+        for before, day in zip(returns["previous_day"], returns["day"], strict=True)
+    ]
+    assert sum(across_holiday) > len(holidays)
+    assert not returns.loc[across_holiday, "spans_missing_bar_mart"].any()
+    # Nothing of the file was quarantined, so no return spans a quarantined bar.
+    assert len(landed.quarantined) == 0
+    assert not returns["spans_quarantined_bar"].astype(bool).any()
+    print(
+        f"fct_market_daily: {len(flagged)} returns span a missing bar: {flagged.to_dict('records')}"
+    )
+
+
+def test_simulated_prices_leave_the_stock_series_alone(
+    lake: Lake, market_with_simulated_prices: pd.DataFrame
+) -> None:
+    source = lake.landed["daily_stock_bars"].contract.source
+    before = lake.marts["fct_market_daily"]
+    after = market_with_simulated_prices
+
+    assert set(after["source"]) == {source, SIMULATOR_SOURCE}
+    pd.testing.assert_frame_equal(_user_series(after, source), _user_series(before, source))
+    simulated = _user_series(after, SIMULATOR_SOURCE)
+    assert set(simulated["instrument"]).isdisjoint(set(before["instrument"]))
+    assert {"ACME", "EURUSD"} <= set(simulated["instrument"])
+    # One hour, one day: every simulated series starts and ends there, with no return.
+    assert (pd.to_datetime(simulated["trading_day"]) == pd.Timestamp("2024-01-08")).all()
+    assert simulated["previous_close"].isna().all()
+    assert simulated["spans_missing_bar"].isna().all()
+    assert not after.duplicated(["source", "instrument", "trading_day"]).any()
+
 
 # --- commerce ----------------------------------------------------------------------------
 
+# Other commerce sources beside the SCMS history (2006-2015) in the same lake: the
+# shop simulator's hours of today, and an ERP export that delivered to two of the
+# SCMS countries yesterday. Then one build as of a date inside the history.
+SIMULATED_COMMERCE_HOURS = 2
+ERP_SHIPMENTS = (
+    "shipment_id,order_id,destination_country,carrier,ordered_at,delivered_at\n"
+    "ERP-1,PO-1,NG,,{ordered},{delivered}\n"
+    "ERP-2,PO-2,ZA,,{ordered},{delivered}\n"
+)
+AS_OF = "2013-06-30"  # the end of that day: rows from 2013-07-01 00:00 UTC on are left out
+AS_OF_WINDOW_DAYS = 365
 
-def test_scms_shipments(lake: Lake, datasets_dir: Path) -> None:
+
+@dataclass(frozen=True)
+class CommerceBuilds:
+    """The delivery marts rebuilt with other commerce sources in the lake, and as of AS_OF."""
+
+    delivery_times: pd.DataFrame
+    features: pd.DataFrame
+    delivery_times_as_of: pd.DataFrame
+    features_as_of: pd.DataFrame
+    latest_simulated_scan: pd.Timestamp
+
+
+@pytest.fixture(scope="module")
+def commerce_beside_others(lake: Lake, minio_server: StorageSettings) -> CommerceBuilds:
+    """Simulated hours of today and an ERP file of yesterday join SCMS; two commerce builds."""
+    from fieldhouse.ingest.feeds import ingest_source
+    from fieldhouse.ingest.sources import COMMERCE, CommerceRunOptions
+    from fieldhouse.lake import build_domains, duckdb_connect
+
+    now = pd.Timestamp.now(tz="UTC").floor("h").to_pydatetime()
+    simulated = Interval(now - timedelta(hours=SIMULATED_COMMERCE_HOURS), now)
+    options = CommerceRunOptions(include_landing=False, orders_per_hour=20.0)
+    ingest_source(lake.store, COMMERCE, simulated, options)
+    erp = load_contracts()["erp_shipments"]
+    yesterday = now - timedelta(days=1)
+    text = ERP_SHIPMENTS.format(
+        ordered=(yesterday - timedelta(days=6)).isoformat(), delivered=yesterday.isoformat()
+    )
+    lake.store.put_bytes(LandingArea(erp.landing).incoming("erp.csv"), text.encode())
+    erp_hour = Interval(simulated.start - timedelta(hours=1), simulated.start)
+    manifest = ingest_dataset_hour(lake.store, erp.dataset, erp_hour, contracts=[erp])
+    assert manifest.rows_written == 2, manifest.reasons
+
+    def read(*names: str) -> list[pd.DataFrame]:
+        with duckdb_connect(minio_server) as con:
+            return [con.execute(f"select * from lake.main.{name}").df() for name in names]
+
+    build_domains(minio_server, ["commerce"], vars={"delivery_window_days": DELIVERY_WINDOW_DAYS})
+    delivery_times, features = read("fct_delivery_times_by_country", "ml_delivery_time_features")
+    with duckdb_connect(minio_server) as con:
+        [latest_scan] = con.execute(
+            "select max(last_scan_at) from lake.intermediate.int_shipments_summarized "
+            "where source = 'simulator'"
+        ).fetchone()
+    as_of = {"as_of": AS_OF, "delivery_window_days": AS_OF_WINDOW_DAYS}
+    build_domains(minio_server, ["commerce"], vars=as_of)
+    delivery_times_as_of, features_as_of = read(
+        "fct_delivery_times_by_country", "ml_delivery_time_features"
+    )
+    return CommerceBuilds(
+        delivery_times, features, delivery_times_as_of, features_as_of, pd.Timestamp(latest_scan)
+    )
+
+
+def _scms_checked(folder: Path) -> tuple[pd.DataFrame, dict[str, int], pd.Series]:
+    """The SCMS line items with their ISO country, the expected reasons and accepted mask."""
     from fieldhouse.contracts.catalog import load_catalog
 
-    landed = lake.landed["scms_shipments"]
-    contract = landed.contract
-    shipments = _scms_shipments(datasets_dir)
+    shipments = _scms_shipments(folder)
     # Country names become ISO codes in one place, the platform's catalog; pandas
     # maps them through it too, so the comparison is about the figures.
     shipments["country_code"] = shipments["country"].map(load_catalog().country_code)
@@ -480,14 +653,22 @@ def test_scms_shipments(lake: Lake, datasets_dir: Path) -> None:
         ["country_code", "ordered", "scheduled", "delivered"],
         "shipment_id",
     )
+    return shipments, reasons, accepted
 
-    _print_headline(landed)
-    assert len(shipments) == _line_count(datasets_dir / FILES[contract.name][0])
-    _assert_landed(landed, len(shipments), reasons)
-    assert shipments.loc[accepted, "country_code"].notna().all()
-    assert shipments.loc[shipments["country"] == "Côte d'Ivoire", "country_code"].eq("CI").all()
 
-    measured = shipments[accepted & shipments["ordered"].notna()].assign(
+def _expected_delivery_times(
+    accepted: pd.DataFrame, window_end: pd.Series, window_days: int
+) -> pd.DataFrame:
+    """The country rows of fct_delivery_times_by_country in pandas.
+
+    ``window_end`` maps each country to the end of its window; the deliveries
+    with an order date in (end - window_days, end] are measured.
+    """
+    end = accepted["country_code"].map(window_end)
+    in_window = (accepted["delivered"] > end - pd.Timedelta(days=window_days)) & (
+        accepted["delivered"] <= end
+    )
+    measured = accepted[in_window & accepted["ordered"].notna()].assign(
         delivery_days=lambda f: (f["delivered"] - f["ordered"]).dt.days.astype(float),
         late=lambda f: f["delivered"] > f["scheduled"],
     )
@@ -500,9 +681,14 @@ def test_scms_shipments(lake: Lake, datasets_dir: Path) -> None:
             "p90": days.quantile(0.9, interpolation="linear"),
             "late": measured.groupby("country_code")["late"].sum(),
         }
-    ).reset_index()
-    mart = lake.marts["fct_delivery_times_by_country"]
-    countries = mart[mart["carrier"] == "all"]
+    )
+    expected["window_end"] = expected.index.map(window_end)
+    return expected.reset_index()
+
+
+def _assert_delivery_times(mart: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
+    """The mart's SCMS country rows equal pandas' figures; returns them merged."""
+    countries = mart[(mart["source"] == "scms_shipments") & (mart["carrier"] == "all")]
     merged = expected.merge(
         countries,
         left_on="country_code",
@@ -511,22 +697,140 @@ def test_scms_shipments(lake: Lake, datasets_dir: Path) -> None:
         suffixes=("", "_mart"),
         indicator=True,
     )
-
     assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"]
-    # The window ends at the latest delivery and reaches back past the first one.
-    window_end = pd.to_datetime(countries["window_end"], utc=True)
-    window_start = pd.to_datetime(countries["window_start"], utc=True)
-    assert (window_end == shipments.loc[accepted, "delivered"].max().tz_localize("UTC")).all()
-    assert (window_start < measured["delivered"].min().tz_localize("UTC")).all()
+    window_end = pd.to_datetime(merged["window_end_mart"], utc=True)
+    assert (window_end == merged["window_end"].dt.tz_localize("UTC")).all()
     assert (merged["shipments_delivered"] == merged["shipments_delivered_mart"]).all()
     assert (merged["late"] == merged["late_shipments"]).all()
     # The mart rounds percentiles to 9 decimals.
     for p in ("p10", "p50", "p90"):
         _assert_close(merged[f"{p}_delivery_days"], merged[p], atol=5e-10)
+    return merged
+
+
+def _scms_rows(mart: pd.DataFrame) -> pd.DataFrame:
+    keys = ["destination_country", "carrier"]
+    scms = mart[mart["source"] == "scms_shipments"]
+    return scms.sort_values(keys, ignore_index=True)
+
+
+def test_scms_shipments(lake: Lake, datasets_dir: Path) -> None:
+    landed = lake.landed["scms_shipments"]
+    contract = landed.contract
+    shipments, reasons, accepted = _scms_checked(datasets_dir)
+
+    _print_headline(landed)
+    assert contract.source == "scms_shipments"
+    assert len(shipments) == _line_count(datasets_dir / FILES[contract.name][0])
+    _assert_landed(landed, len(shipments), reasons)
+    assert shipments.loc[accepted, "country_code"].notna().all()
+    assert shipments.loc[shipments["country"] == "Côte d'Ivoire", "country_code"].eq("CI").all()
+
+    kept = shipments[accepted]
+    # Each country's window ends at its own latest delivery and reaches back past
+    # its first one: every measured delivery counts.
+    latest = kept.groupby("country_code")["delivered"].max()
+    expected = _expected_delivery_times(kept, latest, DELIVERY_WINDOW_DAYS)
+    mart = lake.marts["fct_delivery_times_by_country"]
+    merged = _assert_delivery_times(mart, expected)
+
+    assert set(mart["source"]) == {"scms_shipments"}
+    # Shipped to 43 countries; those with an order date on record are measured.
+    assert kept["country_code"].nunique() == 43
+    assert set(merged["country_code"]) == set(kept.dropna(subset=["ordered"])["country_code"])
+    assert merged["shipments_delivered"].sum() == kept["ordered"].notna().sum()
+    # Countries whose deliveries stopped early keep their own window.
+    assert merged["window_end"].nunique() > 1
     print(
         f"fct_delivery_times_by_country: {len(merged)} countries agree on "
         f"{int(merged['shipments_delivered'].sum()):,} measured deliveries, "
         f"{int(merged['late'].sum()):,} late"
+    )
+
+
+def test_scms_figures_hold_beside_other_commerce_sources(
+    lake: Lake, commerce_beside_others: CommerceBuilds, datasets_dir: Path
+) -> None:
+    mart = commerce_beside_others.delivery_times
+    shipments, _, accepted = _scms_checked(datasets_dir)
+    kept = shipments[accepted]
+    latest = kept.groupby("country_code")["delivered"].max()
+
+    # The simulator scanned today: the latest row in the lake is hours old. (Its
+    # hours hold few shipments whose order is in the lake too, so few reach the mart.)
+    recent = pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=1)
+    assert commerce_beside_others.latest_simulated_scan > recent
+    assert {"scms_shipments", "erp_shipments"} <= set(mart["source"])
+    assert set(mart["source"]) <= {"scms_shipments", "erp_shipments", "simulator"}
+    assert not mart.duplicated(["source", "destination_country", "carrier"]).any()
+    # The SCMS rows are those of the lake without the others, and pandas' figures.
+    pd.testing.assert_frame_equal(
+        _scms_rows(mart), _scms_rows(lake.marts["fct_delivery_times_by_country"])
+    )
+    _assert_delivery_times(mart, _expected_delivery_times(kept, latest, DELIVERY_WINDOW_DAYS))
+    # Nigeria and South Africa have two series: SCMS's ends in its own history,
+    # the ERP's yesterday, with its one delivery only.
+    both = mart[mart["destination_country"].isin(["NG", "ZA"]) & (mart["carrier"] == "all")]
+    erp = both[both["source"] == "erp_shipments"]
+    assert sorted(erp["destination_country"]) == ["NG", "ZA"]
+    assert (erp["shipments_delivered"] == 1).all()
+    assert (erp["p50_delivery_days"] == 6.0).all()
+    scms_end = pd.to_datetime(both.loc[both["source"] == "scms_shipments", "window_end"], utc=True)
+    assert (scms_end < pd.Timestamp("2016-01-01", tz="UTC")).all() and len(scms_end) == 2
+
+
+def _assert_labels(features: pd.DataFrame, orders: pd.DataFrame, news: pd.Timestamp) -> pd.Series:
+    """SCMS's label_complete is ``ordered <= news - horizon`` for exactly ``orders``."""
+    horizon = pd.Timedelta(days=19)  # dbt_project.yml: delivery_label_horizon_days
+    scms = features[features["source"] == "scms_shipments"].set_index("shipment_id")
+    expected = (orders.set_index("shipment_id")["ordered"] <= news - horizon).sort_index()
+    actual = scms["label_complete"].sort_index()
+    assert list(actual.index) == list(expected.index)
+    assert (actual == expected).all()
+    return actual
+
+
+def test_scms_labels_mature_against_its_own_news_or_as_of(
+    commerce_beside_others: CommerceBuilds, datasets_dir: Path
+) -> None:
+    shipments, _, accepted = _scms_checked(datasets_dir)
+    kept = shipments[accepted]
+    ordered = kept.dropna(subset=["ordered"])
+    # The latest the SCMS export tells is its latest delivery (or order): the
+    # simulator's scans of today and the ERP's deliveries say nothing of it.
+    news = max(kept["delivered"].max(), ordered["ordered"].max())
+    _assert_labels(commerce_beside_others.features, ordered, news)
+
+    # As of a date, orders from as_of on are left out, and the last 19 days'
+    # outcomes before it are not known yet.
+    end = pd.Timestamp(AS_OF) + pd.Timedelta(days=1)
+    before = ordered[ordered["ordered"] < end]
+    labels = _assert_labels(commerce_beside_others.features_as_of, before, end)
+    assert 0 < (~labels).sum() < len(labels)
+
+
+def test_scms_figures_as_of_a_date(
+    commerce_beside_others: CommerceBuilds, datasets_dir: Path
+) -> None:
+    mart = commerce_beside_others.delivery_times_as_of
+    shipments, _, accepted = _scms_checked(datasets_dir)
+    # as_of is the end of its day; the window is the AS_OF_WINDOW_DAYS before it.
+    end = pd.Timestamp(AS_OF) + pd.Timedelta(days=1)
+    kept = shipments[accepted]
+    # Deliveries from as_of on had not happened yet.
+    before = kept[kept["delivered"] < end]
+    window_end = pd.Series(end, index=kept["country_code"].unique())
+    expected = _expected_delivery_times(before, window_end, AS_OF_WINDOW_DAYS)
+    merged = _assert_delivery_times(mart, expected)
+
+    # Every other source's deliveries came after as_of.
+    assert set(mart["source"]) == {"scms_shipments"}
+    assert (pd.to_datetime(mart["window_end"], utc=True) == end.tz_localize("UTC")).all()
+    assert len(merged) >= 10
+    print(
+        f"fct_delivery_times_by_country as of {AS_OF}: {len(merged)} countries agree on "
+        f"{int(merged['shipments_delivered'].sum()):,} deliveries of the "
+        f"{AS_OF_WINDOW_DAYS} days before"
     )
 
 

@@ -59,6 +59,11 @@ def test_a_minimal_contract_reads_columns_by_name() -> None:
     assert contract.layout == "long"
 
 
+def test_a_contract_names_its_source_or_takes_its_own_name() -> None:
+    assert parse_contract(MINIMAL).source == MINIMAL["name"]
+    assert parse_contract({**MINIMAL, "source": "plant_a"}).source == "plant_a"
+
+
 def test_aliases_map_to_the_declared_column() -> None:
     document = {
         **MINIMAL,
@@ -87,6 +92,8 @@ def test_aliases_map_to_the_declared_column() -> None:
         ({"fields": {"device_id": {"file_name": "no-group"}}}, "exactly one group"),
         ({"fields": {"device_id": {}}}, "say where it comes from"),
         ({"file": {"delimiter": ";;"}}, "single characters"),
+        ({"source": "simulator"}, "which simulated rows carry"),
+        ({"source": "Plant A"}, "source 'Plant A' must be lower-case"),
     ],
 )
 def test_malformed_contracts_are_refused_with_the_file_and_entry(change, message) -> None:

@@ -24,8 +24,10 @@ INTERVAL = Interval.parse("2026-11-22T13:00:00+00:00")
 
 
 def _event_time(airflow, source_dag_id: str, source_run_id: str, timeout: float = 120) -> datetime:
-    """When ``source_run_id`` published its asset event.
+    """When ``source_run_id`` published its last asset event.
 
+    A run may publish several (sensor readings and anomaly windows are two
+    assets); the transform must have started after the last of them.
     Airflow 3.3 answers 500 for events whose triggered run has not started yet
     (its start_date is null), so ask again until that run starts.
     """
@@ -39,8 +41,10 @@ def _event_time(airflow, source_dag_id: str, source_run_id: str, timeout: float 
             if "HTTP 500" not in str(error) or time.monotonic() > deadline:
                 raise
             time.sleep(2)
-    [event] = [e for e in events if e["source_run_id"] == source_run_id]
-    return datetime.fromisoformat(event["timestamp"])
+    ours = [e for e in events if e["source_run_id"] == source_run_id]
+    stamps = [datetime.fromisoformat(e["timestamp"]) for e in ours]
+    assert stamps, f"{source_run_id} published no asset event: {events}"
+    return max(stamps)
 
 
 def _wait_for_build_after(airflow, dag_id: str, after: datetime, timeout: float) -> dict:
@@ -85,7 +89,8 @@ def test_ingestion_triggers_the_transform_and_fills_the_mart(airflow, store) -> 
         "transform_lake", transform["dag_run_id"]
     )
 
-    # Stop new runs, so the lake catalog is free to open from here.
+    # Stop new runs, so later tests start from a quiet Airflow (reading the lake
+    # needs nothing paused).
     airflow.set_paused("ingest_sensors", True)
     airflow.set_paused("transform_lake", True)
     _wait_until_idle(airflow, ["ingest_sensors", "transform_lake"])
@@ -144,9 +149,10 @@ def test_market_ingestion_runs_in_airflow_and_publishes_each_feed(
 
 
 def _wait_until_idle(airflow, dag_ids: list[str], timeout: float = 300) -> None:
+    """Until no run of the (paused) DAGs is running; a queued one stays queued while paused."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        busy = [r for d in dag_ids for r in airflow.runs(d) if r["state"] in ("queued", "running")]
+        busy = [r for d in dag_ids for r in airflow.runs(d) if r["state"] == "running"]
         if not busy:
             return
         time.sleep(3)

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from fieldhouse.config import StorageSettings
-from fieldhouse.ingest.feeds import ingest_source
+from fieldhouse.contracts.contract import load_contracts
+from fieldhouse.ingest.feeds import ingest_dataset_hour, ingest_source
 from fieldhouse.ingest.sources import COMMERCE, FINANCE, CommerceRunOptions, FinanceRunOptions
 from fieldhouse.storage.keys import (
     COMMERCE_DELIVERY_LABELS,
@@ -23,6 +24,7 @@ from fieldhouse.storage.keys import (
     Bucket,
     Dataset,
     Interval,
+    LandingArea,
 )
 from fieldhouse.storage.objects import ObjectStore
 from fieldhouse.storage.parquet import from_parquet_bytes
@@ -41,6 +43,48 @@ FINANCE_OPTIONS = FinanceRunOptions(seed=5, include_landing=False)
 DELIVERY_WINDOW_DAYS = 28
 LATE_AFTER_DAYS = 7
 TOLERANCE = 1e-9
+MARTS = (
+    "fct_delivery_times_by_country",
+    "ml_delivery_time_features",
+    "fct_transactions",
+    "ml_transaction_risk_features",
+    "dim_customers",
+)
+# Each mart's key: rows are compared in this order.
+MART_KEYS = {
+    "fct_delivery_times_by_country": ["source", "destination_country", "carrier"],
+    "ml_delivery_time_features": ["source", "shipment_id"],
+    "fct_transactions": ["source", "transaction_id"],
+    "ml_transaction_risk_features": ["source", "transaction_id"],
+    "dim_customers": ["source", "customer_id"],
+}
+# A second source beside the simulator: files landed through the platform's own
+# contracts, whose rows carry the contract's name as their source. The ERP ships to
+# Germany with the shop's carrier, as the simulator does; the bank has a customer
+# CUST-00001, as the simulated issuer does. Landed in an hour after both windows.
+LANDED_HOUR = Interval.parse("2026-03-26T00:00:00+00:00")
+LANDED_INTO = {
+    "fct_delivery_times_by_country": "erp_shipments",
+    "ml_delivery_time_features": "erp_shipments",
+    "fct_transactions": "finance_transactions",
+    "ml_transaction_risk_features": "finance_transactions",
+    "dim_customers": "finance_transactions",
+}
+LANDED = {
+    "erp_shipments": (
+        "shipment_id,order_id,destination_country,carrier,ordered_at,delivered_at\n"
+        "ERP-1,PO-1,DE,swiftpost,2026-03-01T08:00:00Z,2026-03-04T08:00:00Z\n"
+        "ERP-2,PO-2,DE,swiftpost,2026-03-02T08:00:00Z,2026-03-08T20:00:00Z\n"
+        "ERP-3,PO-3,NG,,2026-03-03T08:00:00Z,2026-03-20T08:00:00Z\n"
+    ),
+    "finance_transactions": (
+        "transaction_id,customer_id,ts,amount,currency,merchant_category,channel,country,"
+        "device_id\n"
+        "BANK-1,CUST-00001,2026-03-03T10:00:00Z,25.00,EUR,grocery,card_present,DE,BANK-DEV-1\n"
+        "BANK-2,CUST-00001,2026-03-04T10:00:00Z,40.00,EUR,restaurant,online,DE,BANK-DEV-1\n"
+        "BANK-3,CUST-90000,2026-03-05T10:00:00Z,99.00,EUR,travel,online,FR,BANK-DEV-2\n"
+    ),
+}
 
 
 def _ingest(domain: str, settings: StorageSettings) -> None:
@@ -66,16 +110,8 @@ def built(minio_server):
         for done in [pool.submit(_ingest, d, minio_server) for d in ("commerce", "finance")]:
             done.result()
     result = run_dbt(["build", "--select", "tag:commerce tag:finance"], minio_server)
-    tables = {}
+    tables = _read_marts(minio_server)
     with duckdb_connect(minio_server) as con:
-        for name in (
-            "fct_delivery_times_by_country",
-            "ml_delivery_time_features",
-            "fct_transactions",
-            "ml_transaction_risk_features",
-            "dim_customers",
-        ):
-            tables[name] = con.execute(f"select * from lake.main.{name}").df()
         for name in (
             "stg_commerce__orders",
             "stg_commerce__shipment_events",
@@ -84,6 +120,19 @@ def built(minio_server):
         ):
             tables[name] = con.execute(f"select count(*) as n from lake.staging.{name}").df()
     return result, tables, _RawReader(store)
+
+
+def _read_marts(settings: StorageSettings) -> dict[str, pd.DataFrame]:
+    """The commerce and finance marts, each sorted by its key."""
+    from fieldhouse.lake import duckdb_connect
+
+    with duckdb_connect(settings) as con:
+        return {
+            name: con.execute(f"select * from lake.main.{name}")
+            .df()
+            .sort_values(MART_KEYS[name], ignore_index=True)
+            for name in MARTS
+        }
 
 
 class _RawReader:
@@ -121,9 +170,10 @@ def _expected_delivery_times(orders: pd.DataFrame, scans: pd.DataFrame) -> pd.Da
         .reset_index()
     )
     excepted = set(scans.loc[scans["event_type"] == "exception", "shipment_id"])
-    window_end = delivered["delivered_at"].max()
-    window_start = window_end - pd.Timedelta(days=DELIVERY_WINDOW_DAYS)
     shipments = delivered.merge(_first_ingested(orders, "order_id"), on="order_id")
+    # Each country's window ends at its own latest delivery (one source here).
+    window_end = shipments.groupby("destination_country")["delivered_at"].transform("max")
+    window_start = window_end - pd.Timedelta(days=DELIVERY_WINDOW_DAYS)
     shipments = shipments[
         (shipments["delivered_at"] > window_start) & (shipments["delivered_at"] <= window_end)
     ].assign(
@@ -207,6 +257,7 @@ def test_delivery_percentiles_match_pandas_on_the_raw_rows(built) -> None:
         raw(COMMERCE_SHIPMENT_EVENTS, COMMERCE_WINDOW),
     )
     mart = tables["fct_delivery_times_by_country"]
+    assert set(mart["source"]) == {"simulator"}
     merged = expected.merge(
         mart,
         on=["destination_country", "carrier"],
@@ -278,3 +329,88 @@ def test_final_chargeback_labels_are_the_simulators_fraud(built) -> None:
     assert final["is_fraud"].sum() > 0
     assert (final["is_charged_back"] == final["is_fraud"].astype(bool)).all()
     assert 0 < len(final) < len(mart)
+
+
+# --- a second source, and builds limited by the var `sources` ----------------------------
+
+
+@pytest.fixture(scope="module")
+def by_source(built, minio_server) -> dict[str, dict[str, pd.DataFrame]]:
+    """The files landed beside the simulator, then one build per choice of `sources`.
+
+    Keyed by the sources chosen ("" for all of them). Depends on ``built`` so that
+    its marts were read before the landed files exist.
+    """
+    from fieldhouse.lake import build_domains
+
+    store = ObjectStore(minio_server)
+    contracts = load_contracts()
+    for name, text in LANDED.items():
+        contract = contracts[name]
+        store.put_bytes(LandingArea(contract.landing).incoming(f"{name}.csv"), text.encode())
+        manifest = ingest_dataset_hour(store, contract.dataset, LANDED_HOUR, contracts=[contract])
+        assert manifest.rows_written == text.count("\n") - 1, manifest.reasons
+    builds = {}
+    for chosen in (["simulator"], list(LANDED), []):
+        build_domains(minio_server, ["commerce", "finance"], vars={"sources": chosen})
+        builds[",".join(chosen)] = _read_marts(minio_server)
+    return builds
+
+
+def _of_source(marts: dict[str, pd.DataFrame], sources: set[str]) -> dict[str, pd.DataFrame]:
+    return {
+        name: mart[mart["source"].isin(sources)].reset_index(drop=True)
+        for name, mart in marts.items()
+    }
+
+
+def test_a_build_of_the_simulator_alone_leaves_the_landed_files_out(built, by_source) -> None:
+    _, tables, _ = built
+    marts = by_source["simulator"]
+
+    for name in MARTS:
+        assert set(marts[name]["source"]) == {"simulator"}, name
+        # No trace of the landed files: the marts of the lake before they came.
+        pd.testing.assert_frame_equal(marts[name], tables[name], obj=name)
+
+
+def test_a_build_of_the_landed_sources_leaves_the_simulator_out(by_source) -> None:
+    marts = by_source[",".join(LANDED)]
+    delivery = marts["fct_delivery_times_by_country"].set_index(["destination_country", "carrier"])
+    customers = marts["dim_customers"]
+
+    assert set(delivery["source"]) == {"erp_shipments"}
+    assert sorted(delivery.index) == [("DE", "all"), ("DE", "swiftpost"), ("NG", "all")]
+    # ERP-1 took 3 days and ERP-2 6.5: none of the simulator's German deliveries count.
+    assert delivery.loc[("DE", "all"), "shipments_delivered"] == 2
+    assert delivery.loc[("DE", "all"), "p50_delivery_days"] == pytest.approx(4.75)
+    assert list(marts["ml_delivery_time_features"]["shipment_id"]) == ["ERP-1", "ERP-2", "ERP-3"]
+    for name in ("fct_transactions", "ml_transaction_risk_features"):
+        assert set(marts[name]["source"]) == {"finance_transactions"}, name
+        assert list(marts[name]["transaction_id"]) == ["BANK-1", "BANK-2", "BANK-3"], name
+    # The bank's customers, not the simulated issuer's registry: its CUST-00001 is
+    # another person, unregistered, in the currency of their transactions.
+    assert list(customers["customer_id"]) == ["CUST-00001", "CUST-90000"]
+    assert not customers["is_registered_customer"].any()
+    assert set(customers["currency"]) == {"EUR"}
+    assert list(customers["transaction_count"]) == [2, 1]
+
+
+def test_a_build_of_every_source_keeps_them_apart(by_source) -> None:
+    every = by_source[""]
+    landed = _of_source(every, set(LANDED))
+    simulated = _of_source(every, {"simulator"})
+
+    for name in MARTS:
+        assert set(every[name]["source"]) == {"simulator", LANDED_INTO[name]}, name
+        # Each source's rows are those of a build of that source alone (the other
+        # source's nulls may make a column nullable: values are compared, not dtypes).
+        for alone, rows in (
+            (by_source["simulator"], simulated),
+            (by_source[",".join(LANDED)], landed),
+        ):
+            pd.testing.assert_frame_equal(rows[name], alone[name], check_dtype=False, obj=name)
+    # The bank's CUST-00001 and the simulated issuer's are two customers.
+    customers = every["dim_customers"].set_index(["source", "customer_id"])
+    assert customers.loc[("finance_transactions", "CUST-00001"), "transaction_count"] == 2
+    assert customers.loc[("simulator", "CUST-00001"), "is_registered_customer"]

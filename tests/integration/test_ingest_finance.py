@@ -355,7 +355,7 @@ def test_without_simulation_or_files_every_hour_writes_an_empty_partition(
             assert (stored["rows_in"], stored["reasons"], stored["files"]) == (0, {}, [])
             raw = from_parquet_bytes(store.get_bytes(dataset.raw(hour)))
             assert raw.empty
-            assert list(raw.columns) == list(schema.valid_columns)
+            assert list(raw.columns) == list(schema.lake_columns)
         assert store.list(Bucket.QUARANTINE, dataset.path + "/") == []
     # Nothing simulated: no labels, and the customers registered before stay registered.
     assert store.list(Bucket.RAW, FINANCE_TRANSACTION_LABELS.path + "/") == []

@@ -234,8 +234,8 @@ def _expected_shipments(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def _in_window(shipments: pd.DataFrame) -> pd.DataFrame:
-    """Deliveries with an order time in the trailing window ending at the latest delivery."""
-    window_end = shipments["delivered_at"].max()
+    """Deliveries with an order time in the trailing window ending at their country's latest."""
+    window_end = shipments.groupby("destination_country")["delivered_at"].transform("max")
     window_start = window_end - pd.Timedelta(days=DELIVERY_WINDOW_DAYS)
     return shipments[
         shipments["delivery_days"].notna()
@@ -274,7 +274,8 @@ def _expected_delivery_times(shipments: pd.DataFrame) -> pd.DataFrame:
     by_carrier = summarize(delivered, ["destination_country", "carrier"])
     by_country = summarize(delivered, ["destination_country"]).assign(carrier="all")
     expected = pd.concat([by_carrier, by_country], ignore_index=True)
-    return expected.assign(window_end=delivered["window_end"].iloc[0])
+    window_end = delivered.groupby("destination_country")["window_end"].first()
+    return expected.assign(window_end=expected["destination_country"].map(window_end))
 
 
 def test_the_models_build_and_pass_their_tests(lake) -> None:

@@ -1,9 +1,10 @@
 """dbt sources list what ingestion writes: the wire schemas' columns and vocabularies.
 
 A raw dataset's Parquet holds its wire schema's valid columns, plus the Hive
-partition columns of its path; a registry object holds the registry's columns
-plus who registered each entry and when. A source listing other columns
-documents data that is not there, or hides data that is. An accepted_values test
+partition columns of its path; its quarantine holds the wire columns (text), the
+reason and when, under the same partitions; a registry object holds the
+registry's columns plus who registered each entry and when. A source listing
+other columns documents data that is not there, or hides data that is. An accepted_values test
 narrower than what the schema accepts (with the catalog files, for vocabularies
 the catalog holds) fails rows ingestion keeps; a wider one names values that can
 never arrive.
@@ -19,7 +20,7 @@ import pytest
 from fieldhouse.ingest.datasets import DATASETS, RawDataset
 from fieldhouse.ingest.registries import REGISTRIES, Registry
 from fieldhouse.quality.core import Field, WireSchema
-from fieldhouse.storage.keys import Interval
+from fieldhouse.storage.keys import Bucket, Interval
 from tests.lake.dbt_sources import (
     AcceptedValues,
     SourceTable,
@@ -43,10 +44,12 @@ def _partition_columns() -> set[str]:
 
 
 def _classify(table: SourceTable) -> tuple[str, RawDataset | Registry]:
-    """What the table reads: a raw dataset, its simulator labels, a registry or manifests."""
+    """What the table reads: a raw dataset, its quarantine or labels, a registry or manifests."""
     for raw in DATASETS.values():
         if table.uri == raw.dataset.glob():
             return "dataset", raw
+        if table.uri == raw.dataset.glob(Bucket.QUARANTINE):
+            return "quarantine", raw
         if raw.labels is not None and table.uri == raw.labels.glob():
             return "labels", raw
         if table.uri == raw.dataset.manifest_glob():
@@ -87,7 +90,9 @@ def _assert_lists_exactly(table: SourceTable, expected: set[str]) -> None:
 def test_every_dbt_source_reads_what_ingestion_writes() -> None:
     kinds = {(t.source, t.name): _classify(t)[0] for t in source_tables()}
 
-    assert set(kinds.values()) == {"dataset", "labels", "registry", "manifests"}, kinds
+    assert set(kinds.values()) == {"dataset", "quarantine", "labels", "registry", "manifests"}, (
+        kinds
+    )
 
 
 def test_every_raw_dataset_and_registry_has_a_dbt_source() -> None:
@@ -104,7 +109,20 @@ def test_source_columns_are_the_wire_schemas_valid_columns(name: str) -> None:
     raw = DATASETS[name]
     table = _table_reading(raw.dataset.glob())
 
-    _assert_lists_exactly(table, set(_schema(raw).valid_columns) | _partition_columns())
+    _assert_lists_exactly(table, set(_schema(raw).lake_columns) | _partition_columns())
+
+
+def _quarantine_sources() -> list[tuple[SourceTable, RawDataset]]:
+    found = [(t, _classify(t)) for t in source_tables()]
+    return [(table, raw) for table, (kind, raw) in found if kind == "quarantine"]
+
+
+def test_quarantine_source_columns_are_the_wire_schemas_quarantine_columns() -> None:
+    quarantines = _quarantine_sources()
+
+    assert quarantines, "no dbt source reads a quarantine"
+    for table, raw in quarantines:
+        _assert_lists_exactly(table, set(_schema(raw).quarantine_columns) | _partition_columns())
 
 
 def test_registry_source_columns_are_the_registries_columns() -> None:

@@ -114,13 +114,38 @@ def test_training_is_deterministic(features, trained) -> None:
     np.testing.assert_array_equal(again.risk_score(features), classifier.risk_score(features))
 
 
-def test_no_chargebacks_in_a_period_is_a_clear_error(features) -> None:
+def test_no_chargebacks_to_score_on_leaves_the_model_unjudged(features) -> None:
     late = features["ts"] >= features["ts"].quantile(0.5)
     without_late_fraud = features.assign(is_charged_back=features["is_charged_back"] & ~late)
-    with pytest.raises(tabular.NotEnoughData, match=r"evaluation: 0 chargebacks in \d+"):
-        risk.train_risk_model(without_late_fraud)
-    with pytest.raises(ValueError, match=r"training: 0 chargebacks in \d+"):
-        risk.train_risk_model(features.assign(is_charged_back=False))
+    model, metrics, _ = risk.train_risk_model(without_late_fraud)
+
+    assert isinstance(model, risk.TransactionRiskClassifier)
+    assert metrics["pr_auc"] is None and metrics["eval_positives"] == 0
+    assert model.label_mode_.endswith(
+        "not scored: the held-out period has no chargebacks and other transactions"
+    )
+
+
+def test_without_chargebacks_the_model_is_unsupervised_and_scored_on_what_exists(
+    features,
+) -> None:
+    # Every label final, chargebacks only in the held-out (latest 30%) period.
+    early = features["ts"] < features["ts"].quantile(0.7)
+    without_early_fraud = features.assign(
+        is_charged_back=features["is_charged_back"] & ~early, label_complete=True
+    )
+    model, metrics, _ = risk.train_risk_model(without_early_fraud)
+
+    assert isinstance(model, risk.UnsupervisedRisk)
+    assert model.label_mode_.startswith("unsupervised: 0 chargebacks in training")
+    assert metrics["eval_positives"] > 0
+    # Unusual transactions are riskier ones: better than ranking at random.
+    assert metrics["pr_auc"] > metrics["base_rate"], metrics
+
+    none_at_all = features.assign(is_charged_back=False)
+    model, metrics, _ = risk.train_risk_model(none_at_all)
+    assert isinstance(model, risk.UnsupervisedRisk) and metrics["pr_auc"] is None
+    assert len(model.risk_score(features)) == len(features)
 
 
 @pytest.mark.integration

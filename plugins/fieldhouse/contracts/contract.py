@@ -108,7 +108,12 @@ class Contract:
     register: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     catalog: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     simulator: str | None = None  # a built-in feed's simulator, for documentation
+    source: str = ""  # the namespace its rows carry in the lake (default: the contract's name)
     path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not self.source:
+            object.__setattr__(self, "source", self.name)
 
     @property
     def file_columns(self) -> tuple[str, ...]:
@@ -156,8 +161,11 @@ _TOP_KEYS = {
     "register",
     "catalog",
     "simulator",
+    "source",
 }
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+SIMULATOR_SOURCE = "simulator"
+"""The source every simulated row carries; no contract may take it."""
 
 
 def parse_contract(document: Mapping[str, Any], path: Path | None = None) -> Contract:
@@ -178,6 +186,12 @@ def parse_contract(document: Mapping[str, Any], path: Path | None = None) -> Con
     name = str(document["name"])
     if not _NAME.match(name):
         raise fail(f"name {name!r} must be lower-case letters, digits and '_'")
+    namespace = str(document.get("source") or name)
+    if not _NAME.match(namespace) or namespace == SIMULATOR_SOURCE:
+        raise fail(
+            f"source {namespace!r} must be lower-case letters, digits and '_' "
+            f"and not {SIMULATOR_SOURCE!r}, which simulated rows carry"
+        )
     landing = str(document["landing"])
     if not _NAME.match(landing):
         raise fail(f"landing {landing!r} must be lower-case letters, digits and '_'")
@@ -226,6 +240,7 @@ def parse_contract(document: Mapping[str, Any], path: Path | None = None) -> Con
         register={str(k): dict(v or {}) for k, v in (document.get("register") or {}).items()},
         catalog={str(k): dict(v or {}) for k, v in (document.get("catalog") or {}).items()},
         simulator=document.get("simulator"),
+        source=namespace,
         path=path,
     )
 

@@ -32,12 +32,13 @@ def plan_hours(data_interval_start=None, data_interval_end=None) -> list[dict]:
 def register(source: str, params=None) -> Any:
     """Write the source's registry entries (simulated fleet, customers, catalog, files)."""
     from fieldhouse.config import StorageSettings
+    from fieldhouse.ingest.feeds import allowed_options
     from fieldhouse.ingest.sources import SOURCES
     from fieldhouse.storage.objects import ObjectStore
 
     described = SOURCES[source]
     store = ObjectStore(StorageSettings.from_airflow())
-    return described.register(store, described.options_type(**params))
+    return described.register(store, allowed_options(described.options_type(**params)))
 
 
 def ingest_source_tasks(source: str, assets: Mapping[str, Asset], *, registers: bool) -> None:

@@ -75,6 +75,11 @@ DATASETS: dict[str, RawDataset] = {
             registry="devices",
         ),
         RawDataset(
+            "sensors.anomaly_windows",
+            keys.SENSOR_ANOMALY_WINDOWS,
+            f"{_Q}.sensors:ANOMALY_WINDOW_SCHEMA",
+        ),
+        RawDataset(
             "market.price_bars",
             keys.MARKET_PRICE_BARS,
             f"{_Q}.prices:PRICE_SCHEMA",

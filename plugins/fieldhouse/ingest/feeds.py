@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from fieldhouse.contracts.contract import SIMULATOR_SOURCE
 from fieldhouse.ingest.claims import ClaimedFile, claim_landing_files
 from fieldhouse.ingest.datasets import raw_dataset
 from fieldhouse.ingest.hour import HourBuilder
@@ -59,17 +60,20 @@ def ingest_dataset_hour(
     batch, not of the whole file.
     """
     from fieldhouse.contracts.catalog import load_catalog
-    from fieldhouse.contracts.contract import contracts_for
+    from fieldhouse.contracts.contract import load_contracts
 
     target = raw_dataset(dataset_name)
     catalog = catalog or load_catalog()
-    contracts = contracts_for(dataset_name) if contracts is None else contracts
-    for contract in contracts:
+    every = list(load_contracts().values())
+    contracts = [c for c in every if c.dataset == dataset_name] if contracts is None else contracts
+    # A contract's inline catalog entries are vocabulary like the catalog files':
+    # a metric one feed defines is known to every dataset (labels name it too).
+    for contract in {c.name: c for c in [*every, *contracts]}.values():
         catalog = catalog.merged(contract.catalog, source=str(contract.path or contract.name))
 
     hour = HourBuilder(store, target, interval, catalog)
     if simulated is not None:
-        hour.add(simulated.wire)
+        hour.add(simulated.wire, source=SIMULATOR_SOURCE)
         if target.labels is not None:
             write_side_partition(store, target.labels, interval, simulated.labels)
     if include_landing:
@@ -146,7 +150,7 @@ def _ingest_file(
                 writer = f"landing:{claimed.name}"
                 if _register_first_sight(store, contract, normalized.wire, writer, seen):
                     hour.refresh_context()
-                hour.add(normalized.wire, nulled=normalized.nulled)
+                hour.add(normalized.wire, source=contract.source, nulled=normalized.nulled)
                 rows += len(normalized.wire)
     return rows
 
@@ -220,16 +224,29 @@ class Source:
 
     ``feeds`` maps a feed name (a task group in its DAG) to the raw dataset it
     writes. ``simulate(feed_name, interval, options)`` returns the simulator's
-    hour of one feed; ``register(store, options)`` writes the simulator's registry
-    entries before the hours run. ``options`` is an instance of ``options_type``,
-    the DAG's Params, with at least ``simulate`` and ``include_landing``.
+    hour of one feed (None for a feed it does not simulate); ``register(store,
+    options)`` writes the simulator's registry entries before the hours run.
+    ``options`` is an instance of ``options_type``, the DAG's Params, with at
+    least ``simulate`` and ``include_landing``.
     """
 
     name: str
     feeds: Mapping[str, str]
-    simulate: Callable[[str, Interval, Any], SimulatedWire]
+    simulate: Callable[[str, Interval, Any], SimulatedWire | None]
     options_type: type
     register: Callable[[ObjectStore, Any], Any] | None = None
+
+
+def allowed_options(options: Any) -> Any:
+    """``options`` with ``simulate`` off when the simulators are switched off as a whole."""
+    import dataclasses
+
+    from fieldhouse.config import SIMULATORS_VARIABLE, simulators_enabled
+
+    if options.simulate and not simulators_enabled():
+        log.info("simulators are off (%s=off): landing files only", SIMULATORS_VARIABLE)
+        return dataclasses.replace(options, simulate=False)
+    return options
 
 
 def ingest_source_hour(
@@ -242,6 +259,7 @@ def ingest_source_hour(
     claim_landing: bool = True,
 ) -> Manifest:
     """One hour of one feed of ``source``, simulated and/or from landing files."""
+    options = allowed_options(options)
     simulated = source.simulate(feed_name, interval, options) if options.simulate else None
     return ingest_dataset_hour(
         store,
@@ -257,7 +275,7 @@ def ingest_source(
     store: ObjectStore, source: Source, interval: Interval, options: Any = None
 ) -> dict[str, list[Manifest]]:
     """Register, then every hour of ``interval`` for every feed; new files go to its last hour."""
-    options = options or source.options_type()
+    options = allowed_options(options or source.options_type())
     if source.register is not None:
         source.register(store, options)
     hours = interval.hours()

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from fieldhouse.contracts.contract import SIMULATOR_SOURCE
 from fieldhouse.ingest.datasets import RawDataset
 from fieldhouse.ingest.partitions import Manifest, write_partition_parts
 from fieldhouse.storage.keys import Interval
@@ -92,8 +93,14 @@ class HourBuilder:
         """Drop the batches added since ``checkpoint`` (a file that turned out unreadable)."""
         del self._batches[checkpoint:]
 
-    def add(self, wire: pd.DataFrame, nulled: Mapping[str, int] | None = None) -> None:
-        """Validate one batch of wire rows and keep it, serialised."""
+    def add(
+        self, wire: pd.DataFrame, *, source: str, nulled: Mapping[str, int] | None = None
+    ) -> None:
+        """Validate one batch of wire rows and keep it, serialised.
+
+        ``source`` is the namespace the batch's rows carry in the lake (``simulator``
+        or the contract's source), so marts can keep user data and simulated data apart.
+        """
         from fieldhouse.quality.core import validate
 
         if self._context is None:
@@ -101,7 +108,9 @@ class HourBuilder:
         result = validate(
             wire, self.schema, self.interval, ingested_at=self.interval.end, context=self._context
         )
-        table = to_arrow_table(result.valid)
+        valid = result.valid
+        valid.insert(valid.columns.get_loc("origin"), "source", source)
+        table = to_arrow_table(valid)
         quarantined = result.quarantined
         self._batches.append(
             _Batch(
@@ -120,7 +129,7 @@ class HourBuilder:
     def write(self) -> Manifest:
         """Settle repeats across batches, then write the hour's parts and its manifest."""
         if not self._batches:
-            self.add(self.schema.empty_wire_frame())
+            self.add(self.schema.empty_wire_frame(), source=SIMULATOR_SOURCE)
         if len(self._batches) > 1 and self.schema.key is not None:
             self._settle_repeats_across_batches()
         if self.nulled:

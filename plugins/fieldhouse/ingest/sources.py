@@ -52,8 +52,13 @@ def register_devices(store: ObjectStore, options: SensorRunOptions) -> dict[str,
     return registries.register_device_files(store, set(load_catalog().device_kinds))
 
 
-def _simulate_sensors(feed: str, interval: Interval, options: SensorRunOptions) -> SimulatedWire:
+def _simulate_sensors(
+    feed: str, interval: Interval, options: SensorRunOptions
+) -> SimulatedWire | None:
     from fieldhouse.sources.fleet import build_fleet, simulate_interval
+
+    if feed == "anomaly_windows":
+        return None  # the simulator's truth is written with its readings, per reading
 
     shift = {"environmental": options.calibration_shift_c} if options.calibration_shift_c else None
     fleet = build_fleet(options.fleet_size, options.seed)
@@ -62,7 +67,7 @@ def _simulate_sensors(feed: str, interval: Interval, options: SensorRunOptions) 
 
 SENSORS = Source(
     "sensors",
-    {"readings": "sensors.readings"},
+    {"readings": "sensors.readings", "anomaly_windows": "sensors.anomaly_windows"},
     _simulate_sensors,
     SensorRunOptions,
     register=register_devices,

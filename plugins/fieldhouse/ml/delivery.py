@@ -61,6 +61,8 @@ def load_features(con: duckdb.DuckDBPyConnection, snapshot_id: int | None = None
 
 def labelled(features: pd.DataFrame) -> pd.DataFrame:
     """The shipments to learn from: delivered, with the outcome final."""
+    if "label_complete" not in features.columns:
+        raise tabular.NotEnoughData(f"{FEATURE_TABLE} has no label_complete column")
     known = features["label_complete"].fillna(False).astype(bool)
     delivered = features["is_delivered"].fillna(False).astype(bool)
     return features[known & delivered & features[TARGET].notna()]
@@ -215,6 +217,7 @@ def train_delivery_model(
             f"split at {split.split_at}: {len(split.train)} training and "
             f"{len(split.evaluate)} evaluation shipments"
         )
+    tabular.require_values(split.train, FEATURES, "training")
     estimator = DeliveryTimeEstimator(random_state=random_state, **params)
     estimator.fit(split.train, split.train[TARGET])
     baseline = np.quantile(split.train[TARGET].astype(float), estimator.quantiles)

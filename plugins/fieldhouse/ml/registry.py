@@ -70,7 +70,7 @@ class Decision:
     metric: str
     higher_is_better: bool
     margin: float
-    challenger_value: float
+    challenger_value: float | None
     champion_value: float | None
     promoted: bool
     reason: str
@@ -209,15 +209,22 @@ def promote_if_better(
     its reason are recorded either way; ``champion.json`` changes only on a win
     (or when there is no champion yet).
 
+    A challenger whose card records ``metric`` as null (no labelled rows to
+    measure it on) becomes champion only when there is none; so does nothing
+    replace a champion when ``champion_score`` is NaN (nothing to compare on).
+
     Raises:
         EvaluationMismatch: the fingerprints differ (the refusal is recorded too).
-        ValueError: a card lacks ``metric`` or it is not a finite number.
+        ValueError: a card's ``metric`` is not a number.
     """
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
     keys = ModelRegistryKeys(model_name)
     challenger = store.get_json(keys.card(challenger_version))
-    challenger_value = _metric(challenger, metric)
+    # A model trained without labels to judge it on (an unsupervised fit on
+    # unlabelled series) records its metric as null and says so on its card.
+    unjudged = challenger.get("metrics", {}).get(metric) is None
+    challenger_value = None if unjudged else _metric(challenger, metric)
     try:
         incumbent_version: str | None = champion_version(store, model_name)
     except NoChampion:
@@ -252,9 +259,16 @@ def promote_if_better(
         return decision
 
     if incumbent_version is None:
-        return decide(True, f"no champion yet; {metric}={challenger_value:.4f}")
+        shown = "not measured (no labelled hours)" if unjudged else f"{challenger_value:.4f}"
+        return decide(True, f"no champion yet; {metric} {shown}")
     if incumbent_version == challenger_version:
         return decide(False, "the challenger is already the champion")
+    if unjudged or (champion_score is not None and not math.isfinite(champion_score)):
+        return decide(
+            False,
+            f"champion kept: no labelled rows in the evaluation period to compare "
+            f"the two on {metric}",
+        )
 
     incumbent = store.get_json(keys.card(incumbent_version))
     if champion_score is not None:

@@ -33,6 +33,10 @@ LABEL = "is_charged_back"
 EVAL_FRACTION = 0.3
 # The share of transactions the review team can look at: the top 1% of scores raise an alert.
 ALERT_RATE = 0.01
+MIN_POSITIVES = 5
+"""Chargebacks the training period needs for a supervised fit; with fewer, the model
+is an unsupervised one (an isolation forest) judged on whatever labels exist."""
+MIN_ROWS = 50
 # The promotion metric: higher is better.
 METRIC = "pr_auc"
 
@@ -62,6 +66,8 @@ def load_features(con: duckdb.DuckDBPyConnection, snapshot_id: int | None = None
 
 def labelled(features: pd.DataFrame) -> pd.DataFrame:
     """Transactions whose label is mature: a chargeback would have arrived by now."""
+    if "label_complete" not in features.columns:
+        raise tabular.NotEnoughData(f"{FEATURE_TABLE} has no label_complete column")
     return features[features["label_complete"].fillna(False).astype(bool)]
 
 
@@ -133,6 +139,42 @@ class TransactionRiskClassifier(ClassifierMixin, BaseEstimator):
         return self.predict_proba(X)[:, 1]
 
 
+class UnsupervisedRisk(BaseEstimator):
+    """An isolation forest on the same features, for transactions without chargebacks.
+
+    Where an issuer sends no chargebacks (or too few to learn from), what is
+    unusual for the book of transactions is the best available guess at risk:
+    a large amount against the customer's usual, a burst of transactions, a new
+    country or device. Categories are ordinal codes and missing numbers take the
+    training median, as a forest cannot split on NaN.
+    """
+
+    def __init__(self, n_estimators: int = 200, random_state: int = 0) -> None:
+        self.n_estimators = n_estimators
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> UnsupervisedRisk:
+        from sklearn.ensemble import IsolationForest
+        from sklearn.impute import SimpleImputer
+
+        self.pipeline_ = Pipeline(
+            [
+                ("encode", tabular.category_encoder(CATEGORICAL, NUMERIC)),
+                ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                (
+                    "isolate",
+                    IsolationForest(n_estimators=self.n_estimators, random_state=self.random_state),
+                ),
+            ]
+        ).fit(tabular.tree_inputs(X, CATEGORICAL, NUMERIC))
+        self.feature_names_in_ = np.array(FEATURES, dtype=object)
+        return self
+
+    def risk_score(self, X: pd.DataFrame) -> np.ndarray:
+        """Higher is more unusual; only the order of the scores is meaningful."""
+        return -self.pipeline_.score_samples(tabular.tree_inputs(X, CATEGORICAL, NUMERIC))
+
+
 def logistic_baseline(random_state: int = 0) -> Pipeline:
     """A linear model on one-hot categories and standardised numbers, for comparison."""
     from sklearn.compose import ColumnTransformer
@@ -179,10 +221,15 @@ def evaluate(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 
 def champion_score(classifier: Any, features: pd.DataFrame) -> float:
-    """:data:`METRIC` of ``classifier`` on the evaluation period of ``features``."""
+    """:data:`METRIC` of ``classifier`` on the evaluation period of ``features``.
+
+    NaN when that period has no chargebacks (or nothing else) to rank.
+    """
     rows = held_out(features)
     truth = rows[LABEL].astype(bool).to_numpy()
-    return float(average_precision_score(truth, classifier.predict_proba(rows)[:, 1]))
+    if truth.all() or not truth.any():
+        return float("nan")
+    return float(average_precision_score(truth, classifier.risk_score(rows)))
 
 
 def train_risk_model(
@@ -191,59 +238,85 @@ def train_risk_model(
     eval_fraction: float = EVAL_FRACTION,
     random_state: int = 0,
     **params: Any,
-) -> tuple[TransactionRiskClassifier, dict[str, float], str]:
-    """Fit on the earlier mature transactions, score the later ones.
+) -> tuple[Any, dict[str, Any], str]:
+    """Fit on the earlier transactions, score the later ones.
 
-    Returns the classifier, its metrics on the held-out period (with a logistic
-    regression's PR-AUC as ``baseline_pr_auc``) and the evaluation data's
-    fingerprint. The classifier's ``alert_threshold_`` is the score at which
-    :data:`ALERT_RATE` of the held-out transactions alert; ``training_period_``
-    and ``evaluation_period_`` give the [start, end) of each part.
+    Supervised (gradient-boosted trees on mature transactions) when the training
+    period has at least :data:`MIN_POSITIVES` chargebacks and other transactions;
+    otherwise an :class:`UnsupervisedRisk` forest on every transaction of the
+    period. Either is scored on the held-out period's mature transactions when
+    they hold chargebacks and others (PR-AUC and the alert figures; a logistic
+    regression's PR-AUC as ``baseline_pr_auc`` for the supervised one), else its
+    metrics are null. The model's ``label_mode_`` says which case applied and
+    goes on the card; ``alert_threshold_`` is the score at which
+    :data:`ALERT_RATE` of the held-out transactions alert.
 
     Raises:
-        NotEnoughData: a part has no chargebacks (or nothing else), so there is
-            nothing to learn or nothing to measure.
+        NotEnoughData: fewer than :data:`MIN_ROWS` transactions to train on, or a
+            feature empty in every training row.
     """
     rows = labelled(features)
-    split = tabular.split_by_time(rows, TIME_COLUMN, eval_fraction)
-    counts = {
-        name: (int(part[LABEL].astype(bool).sum()), len(part))
-        for name, part in (("training", split.train), ("evaluation", split.evaluate))
-    }
-    if any(positives == 0 or positives == total for positives, total in counts.values()):
-        described = ", ".join(
-            f"{name}: {positives} chargebacks in {total} transactions"
-            for name, (positives, total) in counts.items()
-        )
+    train_positives = 0
+    if len(rows):
+        split = tabular.split_by_time(rows, TIME_COLUMN, eval_fraction)
+        train_positives = int(split.train[LABEL].astype(bool).sum())
+    supervised = MIN_POSITIVES <= train_positives < len(split.train) if len(rows) else False
+    if not supervised:
+        # Without enough chargebacks, every transaction can be learnt from.
+        split = tabular.split_by_time(features, TIME_COLUMN, eval_fraction)
+    if len(split.train) < MIN_ROWS:
         raise tabular.NotEnoughData(
-            f"both periods need chargebacks and other transactions ({described}; "
-            f"{len(rows)} of {len(features)} transactions have a mature label)"
+            f"{len(split.train)} transactions in the training period; need at least {MIN_ROWS}"
         )
-    train_truth = split.train[LABEL].astype(bool).to_numpy()
-    truth = split.evaluate[LABEL].astype(bool).to_numpy()
+    tabular.require_values(split.train, FEATURES, "training")
+    if supervised:
+        model: Any = TransactionRiskClassifier(random_state=random_state, **params)
+        model.fit(split.train, split.train[LABEL].astype(bool).to_numpy())
+    else:
+        model = UnsupervisedRisk(random_state=random_state).fit(split.train)
+    scores = model.risk_score(split.evaluate)
+    judged = split.evaluate[split.evaluate["label_complete"].fillna(False).astype(bool)]
+    truth = judged[LABEL].astype(bool).to_numpy()
+    measurable = bool(truth.any() and not truth.all())
 
-    classifier = TransactionRiskClassifier(random_state=random_state, **params)
-    classifier.fit(split.train, train_truth)
-    scores = classifier.risk_score(split.evaluate)
-
-    baseline = logistic_baseline(random_state).fit(split.train, train_truth)
-    baseline_scores = baseline.predict_proba(split.evaluate)[:, 1]
-
-    metrics = {
-        **evaluate(scores, truth),
-        "baseline_pr_auc": float(average_precision_score(truth, baseline_scores)),
+    metrics: dict[str, Any] = {
+        METRIC: None,
         "train_rows": len(split.train),
         "eval_rows": len(split.evaluate),
-        "train_positives": int(train_truth.sum()),
+        "train_positives": train_positives,
         "eval_positives": int(truth.sum()),
-        "train_base_rate": float(train_truth.mean()),
     }
-    classifier.alert_threshold_ = alert_threshold(scores)
-    classifier.training_period_, classifier.evaluation_period_ = tabular.training_periods(
-        split, TIME_COLUMN
-    )
+    if measurable:
+        judged_scores = model.risk_score(judged)
+        metrics |= evaluate(judged_scores, truth)
+        if supervised:
+            train_truth = split.train[LABEL].astype(bool).to_numpy()
+            baseline = logistic_baseline(random_state).fit(split.train, train_truth)
+            metrics["baseline_pr_auc"] = float(
+                average_precision_score(truth, baseline.predict_proba(judged)[:, 1])
+            )
+            metrics["train_base_rate"] = float(train_truth.mean())
+    model.label_mode_ = _label_mode(supervised, measurable, train_positives, int(truth.sum()))
+    model.alert_threshold_ = alert_threshold(scores)
+    model.training_period_, model.evaluation_period_ = tabular.training_periods(split, TIME_COLUMN)
     fingerprint = tabular.evaluation_fingerprint(split.evaluate, KEY, (LABEL,))
-    return classifier, metrics, fingerprint
+    return model, metrics, fingerprint
+
+
+def _label_mode(
+    supervised: bool, measurable: bool, train_positives: int, eval_positives: int
+) -> str:
+    fit = (
+        f"supervised on {train_positives} chargebacks"
+        if supervised
+        else f"unsupervised: {train_positives} chargebacks in training, fewer than {MIN_POSITIVES}"
+    )
+    judged = (
+        f"scored on {eval_positives} held-out chargebacks"
+        if measurable
+        else "not scored: the held-out period has no chargebacks and other transactions"
+    )
+    return f"{fit}; {judged}"
 
 
 def model_card_fields(
@@ -267,6 +340,7 @@ def model_card_fields(
         "lake_snapshot_id": lake_snapshot_id,
         "source_table": FEATURE_TABLE,
         "label": LABEL,
+        "label_mode": classifier.label_mode_,
         "eval_fingerprint": eval_fingerprint,
     }
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from fieldhouse.config import StorageSettings
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def write_scores(settings: StorageSettings, table: str, frame: pd.DataFrame) -> int:
@@ -13,9 +18,11 @@ def write_scores(settings: StorageSettings, table: str, frame: pd.DataFrame) -> 
     Replaced, not appended: the table holds the champion's view of the current
     feature rows, and the lake's snapshots keep the earlier versions for time travel.
     """
-    from fieldhouse.lake import duckdb_connect
+    from fieldhouse.lake import write_lake
 
-    with duckdb_connect(settings) as con:
+    def replace(con: duckdb.DuckDBPyConnection) -> int:
         con.register("new_scores", frame)
         con.execute(f"create or replace table {table} as from new_scores")
         return int(con.execute(f"select count(*) from {table}").fetchone()[0])
+
+    return write_lake(settings, replace, what=f"scores {table}")

@@ -77,6 +77,25 @@ def split_by_time(frame: pd.DataFrame, column: str, eval_fraction: float = 0.3) 
     return TimeSplit(split_at.to_pydatetime(warn=False), frame[before], frame[~before])
 
 
+def require_values(frame: pd.DataFrame, columns: Iterable[str], part: str) -> None:
+    """Refuse to train when a feature has no value in any row of ``part``.
+
+    A feature column that is null throughout (a feed that never sends it, a
+    window too short for a rolling figure) gives a learner nothing to split on,
+    and some fail deep inside scikit-learn; the model is skipped with the
+    column's name instead.
+
+    Raises:
+        NotEnoughData: naming the empty columns.
+    """
+    empty = [name for name in columns if frame[name].isna().all()]
+    if empty:
+        raise NotEnoughData(
+            f"feature {', '.join(empty)} is null in all {len(frame)} {part} rows; "
+            "nothing to learn from it"
+        )
+
+
 def evaluation_fingerprint(evaluate: pd.DataFrame, key: str, truth: Iterable[str]) -> str:
     """sha256 of the evaluation rows' keys and true outcomes, order-independent.
 

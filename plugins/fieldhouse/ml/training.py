@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sklearn.metrics import f1_score
 
 from fieldhouse.config import StorageSettings
 from fieldhouse.lake import table_exists
@@ -75,12 +74,6 @@ def _sensor_card_fields(
     return anomaly.model_card_fields(detector, metrics, fingerprint, snapshot)
 
 
-def _sensor_f1(detector: Any, features: pd.DataFrame) -> float:
-    evaluate = anomaly.split_by_time(features).evaluate
-    truth = evaluate[anomaly.LABEL].astype(bool).to_numpy()
-    return float(f1_score(truth, detector.predict(evaluate), zero_division=0))
-
-
 def _sensor_scores(
     detector: Any, model_card: dict[str, Any], features: pd.DataFrame, scored_at: pd.Timestamp
 ) -> pd.DataFrame:
@@ -105,7 +98,7 @@ JOBS: dict[str, ModelJob] = {
             load_features=_sensor_features,
             train=anomaly.train_anomaly_model,
             card_fields=_sensor_card_fields,
-            champion_score=_sensor_f1,
+            champion_score=anomaly.champion_f1,
             scores=_sensor_scores,
         ),
         ModelJob(
@@ -149,6 +142,7 @@ def retrain(
     score: bool = True,
     window_days: float | None = None,
     run_key: str | None = None,
+    sources: list[str] | None = None,
 ) -> dict[str, Any]:
     """Train ``model_name`` on the current lake snapshot and promote it if it wins by ``margin``.
 
@@ -158,10 +152,12 @@ def retrain(
     into the model's scores table.
 
     ``window_days`` trains on the latest days of the table only (default: all
-    of it). ``run_key`` (a DAG run's logical date) makes a rerun idempotent: if
-    a version was already registered under that key from the same window and
-    the same feature rows, its recorded outcome is returned instead of a new
-    version. New data in the lake makes a new version, as it should.
+    of it); ``sources`` on the rows of those sources only (default: every
+    source; the scores still cover the whole table). ``run_key`` (a DAG run's
+    logical date) makes a rerun idempotent: if a version was already registered
+    under that key from the same window and the same feature rows, its recorded
+    outcome is returned instead of a new version. New data in the lake makes a
+    new version, as it should.
 
     Raises:
         MissingFeatureTable: the model's feature table is not in the lake yet.
@@ -173,11 +169,13 @@ def retrain(
     with duckdb_connect(settings) as con:
         snapshot = anomaly.lake_snapshot_id(con)
         table = job.load_features(con, snapshot)
-    features = _latest_days(table, job.time_column, window_days)
+    features = latest_days(of_sources(table, sources), job.time_column, window_days)
     provenance = {
         "run_key": run_key,
         "window_days": window_days,
-        "data_fingerprint": _fingerprint(features),
+        "chosen_sources": sorted(sources) if sources else None,
+        "data_fingerprint": data_fingerprint(features),
+        "sources": sorted(features["source"].dropna().unique()) if "source" in features else None,
     }
     if run_key is not None:
         earlier = _registered_under(store, job.name, provenance)
@@ -228,16 +226,33 @@ def retrain(
     return result
 
 
-def _latest_days(table: pd.DataFrame, column: str, window_days: float | None) -> pd.DataFrame:
+def of_sources(table: pd.DataFrame, sources: list[str] | None) -> pd.DataFrame:
+    """The rows of ``table`` from ``sources`` (all rows when none are given)."""
+    if not sources:
+        return table
+    if "source" not in table:
+        raise ValueError("this feature table has no source column to choose sources by")
+    return table[table["source"].isin(sources)]
+
+
+def latest_days(table: pd.DataFrame, column: str, window_days: float | None) -> pd.DataFrame:
+    """The rows of the last ``window_days`` of each source (all rows when None).
+
+    Per source: a history that ended years ago keeps its latest days, rather
+    than losing them all to another source's rows of today.
+    """
     if window_days is None:
         return table
     if window_days <= 0:
         raise ValueError(f"window_days must be positive, got {window_days}")
     moments = pd.to_datetime(table[column], utc=True)
-    return table[moments > moments.max() - pd.Timedelta(days=window_days)]
+    latest = (
+        moments.groupby(table["source"]).transform("max") if "source" in table else moments.max()
+    )
+    return table[moments > latest - pd.Timedelta(days=window_days)]
 
 
-def _fingerprint(features: pd.DataFrame) -> str:
+def data_fingerprint(features: pd.DataFrame) -> str:
     """A digest of the rows a model learns from.
 
     Not the lake snapshot: writing scores makes a new snapshot without

@@ -18,7 +18,7 @@ import html
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,9 @@ import pandas as pd
 from fieldhouse.config import StorageSettings
 from fieldhouse.storage.keys import CheckReport, ObjectKey
 from fieldhouse.storage.objects import ObjectStore
+
+if TYPE_CHECKING:
+    import duckdb
 
 DEFAULT_MAX_ROWS = 20_000
 DRIFT_TABLE = "lake.main.drift_checks"
@@ -211,12 +214,15 @@ def _read_verdicts(
 
 def record_checks(settings: StorageSettings, checks: list[dict[str, Any]]) -> None:
     """Append checks to :data:`DRIFT_TABLE` in the lake (created on first use)."""
-    from fieldhouse.lake import duckdb_connect
+    from fieldhouse.lake import write_lake
 
     if not checks:
         return
     rows = pd.DataFrame(checks)
-    with duckdb_connect(settings) as con:
+
+    def append(con: duckdb.DuckDBPyConnection) -> None:
         con.register("new_checks", rows)
         con.execute(f"create table if not exists {DRIFT_TABLE} as from new_checks limit 0")
         con.execute(f"insert into {DRIFT_TABLE} by name from new_checks")
+
+    write_lake(settings, append, what="drift checks")

@@ -151,6 +151,12 @@ class WireSchema:
         return (*data, "origin", "ingested_at")
 
     @property
+    def lake_columns(self) -> tuple[str, ...]:
+        """A raw dataset's Parquet columns: the valid columns and the source the writer stamps."""
+        data = self.valid_columns[:-2]
+        return (*data, "source", "origin", "ingested_at")
+
+    @property
     def quarantine_columns(self) -> tuple[str, ...]:
         return (*self.wire_columns, "reason", "ingested_at")
 

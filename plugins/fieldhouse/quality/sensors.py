@@ -124,6 +124,33 @@ SENSOR_SCHEMA = WireSchema(
 """A sensor reading on the wire; the context needs ``devices`` (the registry) and may
 carry the ``catalog`` (default: :func:`fieldhouse.contracts.catalog.load_catalog`)."""
 
+
+def _ends_before_start(batch: Batch) -> np.ndarray:
+    # NaT compares false: a window without an end is caught as a missing field first.
+    return batch["ends_at"] < batch["starts_at"]
+
+
+ANOMALY_WINDOW_SCHEMA = WireSchema(
+    name="sensors.anomaly_windows",
+    fields=(
+        Field("window_id"),
+        Field("device_id"),
+        Field("metric", required=False, allowed=from_catalog("metrics")),
+        Field("starts_at", Kind.TIMESTAMP, output="window_start"),
+        Field("ends_at", Kind.TIMESTAMP, output="window_end"),
+        Field("label", required=False),
+    ),
+    rules=(
+        Rule("ends_before_start", _ends_before_start),
+        not_after_interval_end("starts_at"),
+    ),
+    key="window_id",
+)
+"""A labelled anomaly of one device (and one metric, or all of its metrics when
+``metric`` is empty), from ``starts_at`` to ``ends_at`` inclusive. A label on a single
+reading is a window that starts and ends at its time. A device with any window is
+taken as labelled throughout: its hours outside every window count as normal."""
+
 WIRE_COLUMNS: tuple[str, ...] = SENSOR_SCHEMA.wire_columns
 """Columns of a sensor wire frame, all text: five data fields, then three set by the platform."""
 REQUIRED_FIELDS: tuple[str, ...] = SENSOR_SCHEMA.field_names

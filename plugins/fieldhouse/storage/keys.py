@@ -317,6 +317,7 @@ def registry_slug(origin: str) -> str:
 
 SENSOR_READINGS = Dataset("sensors", "readings")
 SENSOR_ANOMALY_LABELS = Dataset("sensors", "anomaly_labels")
+SENSOR_ANOMALY_WINDOWS = Dataset("sensors", "anomaly_windows")
 SENSOR_DEVICES = Reference("sensors", "devices")
 SENSOR_LANDING = LandingArea("sensors")
 

@@ -1,28 +1,49 @@
+{#
+  As of the var `as_of` (as_of() is null when it is unset), the lake is read as
+  it stood then: scans and orders made at or after it are left out (a date's
+  as_of is the next day's 00:00), and a shipment record ordered then too; one
+  delivered then is not delivered yet. Event times, not ingestion times: real
+  histories are landed long after.
+#}
+{%- set as_of = as_of() -%}
+
 with
 
 scans as (
 
-    select * from {{ ref('stg_commerce__shipment_events') }}
+    select *
+    from {{ ref('stg_commerce__shipment_events') }}
+    where {{ as_of }} is null or event_ts < {{ as_of }}
 
 ),
 
 orders as (
 
-    select * from {{ ref('stg_commerce__orders') }}
+    select *
+    from {{ ref('stg_commerce__orders') }}
+    where {{ as_of }} is null or ordered_at < {{ as_of }}
 
 ),
 
 shipment_records as (
 
-    select * from {{ ref('stg_commerce__shipments') }}
+    select
+        * replace (
+            case
+                when {{ as_of }} is null or delivered_at < {{ as_of }} then delivered_at
+            end as delivered_at
+        )
+    from {{ ref('stg_commerce__shipments') }}
+    where {{ as_of }} is null or ordered_at is null or ordered_at < {{ as_of }}
 
 ),
 
 scanned as (
 
-    -- One row per shipment from its scans. A step scanned twice under two ids
-    -- (a landing file) counts from its first scan.
+    -- One row per shipment of a source from its scans. A step scanned twice
+    -- under two ids (a landing file) counts from its first scan.
     select
+        source,
         shipment_id,
         min(order_id) as order_id,
         arg_min(carrier, event_ts) as carrier,
@@ -36,7 +57,7 @@ scanned as (
         max(event_ts) as last_scan_at
 
     from scans
-    group by shipment_id
+    group by source, shipment_id
 
 ),
 
@@ -45,6 +66,7 @@ from_scans as (
     -- Scans of orders placed before the lake's first ingested hour have no
     -- order: they are kept, with the order's columns null.
     select
+        scanned.source,
         scanned.shipment_id,
         scanned.order_id,
         orders.customer_id,
@@ -69,7 +91,8 @@ from_scans as (
 
     from scanned
     left join orders
-        on scanned.order_id = orders.order_id
+        on scanned.source = orders.source
+        and scanned.order_id = orders.order_id
 
 ),
 
@@ -78,9 +101,10 @@ from_records as (
     -- Shipments an ERP exported whole. The record carries its own order time,
     -- destination and promise; its order, when in the lake, fills in what the
     -- record leaves out. What only scans tell (pick-up, customs, delays) is
-    -- unknown here. A shipment that also has scans is left to them: scans are
-    -- the finer account of the same shipment.
+    -- unknown here. A shipment that also has scans in the same source is left
+    -- to them: scans are the finer account of the same shipment.
     select
+        shipment_records.source,
         shipment_records.shipment_id,
         shipment_records.order_id,
         orders.customer_id,
@@ -107,9 +131,11 @@ from_records as (
 
     from shipment_records
     left join orders
-        on shipment_records.order_id = orders.order_id
+        on shipment_records.source = orders.source
+        and shipment_records.order_id = orders.order_id
     anti join scanned
-        on shipment_records.shipment_id = scanned.shipment_id
+        on shipment_records.source = scanned.source
+        and shipment_records.shipment_id = scanned.shipment_id
 
 ),
 
@@ -124,6 +150,7 @@ unioned as (
 final as (
 
     select
+        source,
         shipment_id,
         order_id,
         customer_id,

@@ -1,8 +1,11 @@
 {#
   Window features of each transaction against the same customer's earlier
   ones. "Earlier" is the order (ts, transaction_id), so two transactions in the
-  same second still have a fixed order.
+  same second still have a fixed order. A customer is a customer of one source:
+  the same id in two sources is two customers.
 #}
+{%- set as_of = as_of() -%}
+
 with
 
 transactions as (
@@ -13,6 +16,9 @@ transactions as (
         -- time-zone arithmetic.
         epoch_us(ts) as ts_us
     from {{ ref('stg_finance__transactions') }}
+    -- As of the var as_of, transactions at or after it had not happened.
+    -- Features look only backwards, so leaving them out changes no earlier row.
+    where {{ as_of }} is null or ts < {{ as_of }}
 
 ),
 
@@ -29,35 +35,36 @@ windowed as (
         -- RANGE frames on the time, not row offsets: the transactions at most
         -- one hour (one day) before, this one excluded.
         count(*) over (
-            partition by customer_id order by ts_us
+            partition by source, customer_id order by ts_us
             range between 3600000000 preceding and current row
             exclude current row
         ) as tx_count_1h,
         count(*) over (
-            partition by customer_id order by ts_us
+            partition by source, customer_id order by ts_us
             range between 86400000000 preceding and current row
             exclude current row
         ) as tx_count_24h,
         (ts_us - lag(ts_us) over in_order) / 1e6 as seconds_since_prev_tx,
         median(amount) over (
-            partition by customer_id order by ts, transaction_id
+            partition by source, customer_id order by ts, transaction_id
             rows between 50 preceding and 1 preceding
         ) as usual_amount,
         row_number() over (
-            partition by customer_id, country order by ts, transaction_id
+            partition by source, customer_id, country order by ts, transaction_id
         ) = 1 as is_first_in_country,
         row_number() over (
-            partition by customer_id, device_id order by ts, transaction_id
+            partition by source, customer_id, device_id order by ts, transaction_id
         ) = 1 as is_first_on_device
 
     from transactions
-    window in_order as (partition by customer_id order by ts, transaction_id)
+    window in_order as (partition by source, customer_id order by ts, transaction_id)
 
 ),
 
 enriched as (
 
     select
+        windowed.source,
         windowed.transaction_id,
         windowed.customer_id,
         windowed.ts,
@@ -89,7 +96,8 @@ enriched as (
 
     from windowed
     left join customers
-        on windowed.customer_id = customers.customer_id
+        on windowed.source = customers.source
+        and windowed.customer_id = customers.customer_id
 
 )
 

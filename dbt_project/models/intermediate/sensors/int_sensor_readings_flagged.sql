@@ -1,6 +1,7 @@
 {%- set mad_multiplier = var('spike_mad_multiplier') -%}
 {%- set mad_floor = var('spike_mad_floor') -%}
 {%- set stuck_repeats = var('stuck_min_repeats') | int -%}
+{%- set min_readings = var('spike_min_readings') | int -%}
 {%- if stuck_repeats < 1 -%}
     {{ exceptions.raise_compiler_error("var stuck_min_repeats must be at least 1, got " ~ stuck_repeats) }}
 {%- endif -%}
@@ -19,32 +20,62 @@ hours as (
     -- the MAD are computed from these lists: one hash aggregation, where window
     -- functions would sort every reading twice.
     select
+        source,
         device_id,
         metric,
         event_hour,
         list(value) as hour_values
 
     from readings
-    group by device_id, metric, event_hour
+    group by source, device_id, metric, event_hour
+
+),
+
+sparse_pools as (
+
+    -- An hour with fewer than spike_min_readings readings (a series that reports
+    -- once an hour, or a quiet hour) has no spread of its own to judge a value
+    -- by: its readings are judged against the series' last 24 hours instead.
+    -- Only sparse hours enter the window, so dense series cost nothing here.
+    select
+        source,
+        device_id,
+        metric,
+        event_hour,
+        flatten(list(hour_values) over (
+            partition by source, device_id, metric
+            order by event_hour
+            range between interval 23 hour preceding and current row
+        )) as pool_values
+
+    from hours
+    where len(hour_values) < {{ min_readings }}
 
 ),
 
 hour_medians as (
 
     select
-        device_id,
-        metric,
-        event_hour,
-        hour_values,
-        list_median(hour_values) as hour_median
+        hours.source,
+        hours.device_id,
+        hours.metric,
+        hours.event_hour,
+        coalesce(sparse_pools.pool_values, hours.hour_values) as hour_values,
+        list_median(coalesce(sparse_pools.pool_values, hours.hour_values)) as hour_median
 
     from hours
+    left join sparse_pools
+        on hours.source = sparse_pools.source
+        and hours.device_id = sparse_pools.device_id
+        and hours.metric = sparse_pools.metric
+        and hours.event_hour = sparse_pools.event_hour
 
 ),
 
 hour_spreads as (
 
     select
+        source,
         device_id,
         metric,
         event_hour,
@@ -65,7 +96,8 @@ with_spread as (
 
     from readings
     inner join hour_spreads
-        on readings.device_id = hour_spreads.device_id
+        on readings.source = hour_spreads.source
+        and readings.device_id = hour_spreads.device_id
         and readings.metric = hour_spreads.metric
         and readings.event_hour = hour_spreads.event_hour
 
@@ -73,8 +105,9 @@ with_spread as (
 
 with_previous as (
 
-    -- The previous stuck_min_repeats values of the same device and metric, in
-    -- event order and across hours (null before the series has that many).
+    -- The previous stuck_min_repeats values of the same series (source, device
+    -- and metric), in event order and across hours (null before the series has
+    -- that many).
     select
         *,
         {%- for back in range(1, stuck_repeats + 1) %}
@@ -82,7 +115,7 @@ with_previous as (
         {%- endfor %}
 
     from with_spread
-    window series as (partition by device_id, metric order by event_ts, event_id)
+    window series as (partition by source, device_id, metric order by event_ts, event_id)
 
 ),
 
@@ -95,6 +128,7 @@ flagged as (
         value,
         event_ts,
         event_hour,
+        source,
         origin,
         ingested_at,
         ingest_dt,

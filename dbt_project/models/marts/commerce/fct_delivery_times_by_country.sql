@@ -14,15 +14,33 @@ shipments as (
 
 ),
 
-bounds as (
+series_ends as (
 
-    -- The window ends at the latest delivery in the lake, not at the clock, so
-    -- a rebuild of old data gives the same table.
+    -- Each series (a source's deliveries to one country) ends at its own latest
+    -- delivery, not at the clock or the lake's latest row: a rebuild of old
+    -- data gives the same table, and one source's newer deliveries never
+    -- empty another's window. The var as_of ends every window there instead
+    -- (the intermediate model has already left out what came at or after it).
     select
-        max(delivered_at) - to_days({{ window_days }}) as window_start,
-        max(delivered_at) as window_end
+        source,
+        destination_country,
+        coalesce({{ as_of() }}, max(delivered_at)) as window_end
 
     from shipments
+    where delivered_at is not null
+    group by source, destination_country
+
+),
+
+bounds as (
+
+    select
+        source,
+        destination_country,
+        window_end - to_days({{ window_days }}) as window_start,
+        window_end
+
+    from series_ends
 
 ),
 
@@ -43,7 +61,9 @@ delivered as (
         end as is_late
 
     from shipments
-    cross join bounds
+    inner join bounds
+        on shipments.source = bounds.source
+        and shipments.destination_country = bounds.destination_country
     where shipments.delivery_days is not null
         and shipments.delivered_at > bounds.window_start
         and shipments.delivered_at <= bounds.window_end
@@ -53,6 +73,7 @@ delivered as (
 summarized as (
 
     select
+        source,
         destination_country,
         -- The country rows (every carrier together) carry carrier = 'all'.
         case when grouping(carrier) = 1 then 'all' else carrier end as carrier,
@@ -69,13 +90,16 @@ summarized as (
         count_if(promised_at is not null) as deliveries_with_promise
 
     from delivered
-    group by grouping sets ((destination_country, carrier), (destination_country))
+    group by grouping sets (
+        (source, destination_country, carrier), (source, destination_country)
+    )
 
 ),
 
 final as (
 
     select
+        source,
         destination_country,
         carrier,
         window_start,

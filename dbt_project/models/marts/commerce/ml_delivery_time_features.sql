@@ -10,17 +10,27 @@ shipments as (
 
 latest_seen as (
 
-    -- The latest thing the lake has heard of any shipment: a scan, or the
-    -- delivery of a shipment exported whole (those have no scans). Equal to
-    -- the latest scan while every shipment is scanned.
-    select max(greatest(last_scan_at, delivered_at)) as latest_seen_at
+    -- The latest a source has told of any of its shipments: a scan, an order,
+    -- or the delivery of a shipment exported whole (those have no scans). Per
+    -- source, because each source's news stops at its own date: a history
+    -- landed today ended years ago, and the simulator's scans of today say
+    -- nothing of it. The var as_of stands in for it (nothing from as_of on is
+    -- in the intermediate model).
+    select
+        source,
+        coalesce(
+            {{ as_of() }}, max(greatest(last_scan_at, delivered_at, ordered_at))
+        ) as latest_seen_at
+
     from shipments
+    group by source
 
 ),
 
 final as (
 
     select
+        shipments.source,
         shipments.shipment_id,
         shipments.order_id,
         shipments.customer_id,
@@ -40,15 +50,16 @@ final as (
         shipments.is_delivered,
         shipments.had_exception,
         shipments.grain,
-        -- An order placed at least the horizon before the latest news has a
-        -- known outcome: delivered, or not delivered within the horizon.
+        -- An order placed at least the horizon before its source's latest
+        -- news has a known outcome: delivered, or not delivered within the horizon.
         -- Training only on these rows keeps slow deliveries from being
         -- under-represented among recent orders.
         shipments.ordered_at <= latest_seen.latest_seen_at - to_days({{ horizon_days }})
             as label_complete
 
     from shipments
-    cross join latest_seen
+    inner join latest_seen
+        on shipments.source = latest_seen.source
     -- Without an order time there is nothing to describe the order by.
     where shipments.ordered_at is not null
 

@@ -1,4 +1,5 @@
 {%- set horizon_days = var('chargeback_label_horizon_days') | int -%}
+{%- set as_of = as_of() -%}
 
 with
 
@@ -10,7 +11,10 @@ transactions as (
 
 chargebacks as (
 
-    select * from {{ ref('stg_finance__chargebacks') }}
+    -- As of the var as_of, a chargeback reported at or after it is not known yet.
+    select *
+    from {{ ref('stg_finance__chargebacks') }}
+    where {{ as_of }} is null or reported_at < {{ as_of }}
 
 ),
 
@@ -18,25 +22,34 @@ charged_back as (
 
     -- One row per disputed transaction, however many chargebacks name it.
     select
+        source,
         transaction_id,
         min(reported_at) as charged_back_at,
         count(*) as chargeback_count
 
     from chargebacks
-    group by transaction_id
+    group by source, transaction_id
 
 ),
 
 latest as (
 
-    select max(ts) as latest_ts
+    -- Labels mature against the source's own latest transaction (or as_of),
+    -- not the lake's: a history that ended years ago has no news of the
+    -- chargebacks of its last weeks, whatever another source brought today.
+    select
+        source,
+        coalesce({{ as_of }}, max(ts)) as latest_ts
+
     from transactions
+    group by source
 
 ),
 
 final as (
 
     select
+        transactions.source,
         transactions.transaction_id,
         transactions.customer_id,
         transactions.ts,
@@ -70,9 +83,11 @@ final as (
         transactions.ingested_at
 
     from transactions
-    cross join latest
+    inner join latest
+        on transactions.source = latest.source
     left join charged_back
-        on transactions.transaction_id = charged_back.transaction_id
+        on transactions.source = charged_back.source
+        and transactions.transaction_id = charged_back.transaction_id
 
 )
 

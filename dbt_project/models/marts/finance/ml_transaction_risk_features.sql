@@ -11,6 +11,7 @@ final as (
     -- The risk model's inputs: keys, time, features, the label and whether it
     -- is final. Nothing here is known only after the transaction but the label.
     select
+        source,
         transaction_id,
         customer_id,
         ts,

@@ -9,12 +9,31 @@ with
 bars as (
 
     select * from {{ ref('stg_market__price_bars') }}
+    -- With as_of set the mart is what was known then: a bar starting at or after
+    -- it is left out (a date's end is the next day's 00:00, a daily bar's stamp).
+    where {{ as_of() }} is null or bar_start < {{ as_of() }}
+
+),
+
+instruments as (
+
+    select instrument_id as instrument, calendar
+    from {{ ref('stg_market__instruments') }}
+
+),
+
+quarantined as (
+
+    select source, instrument, trading_day
+    from {{ ref('stg_market__quarantined_bars') }}
+    where trading_day is not null
 
 ),
 
 daily as (
 
     select
+        source,
         instrument,
         trading_day,
         arg_min(open, bar_start) as open,
@@ -27,33 +46,166 @@ daily as (
         max(bar_start) as last_bar_start
 
     from bars
-    group by instrument, trading_day
+    group by source, instrument, trading_day
 
 ),
 
 with_previous as (
 
+    -- A series is one instrument of one source: a user's instrument and a
+    -- simulated one of the same name never share a window.
     select
-        *,
-        lag(close) over by_day as previous_close,
-        max(close) over (
-            partition by instrument order by trading_day
+        daily.*,
+        instruments.calendar,
+        lag(daily.trading_day) over by_day as previous_trading_day,
+        lag(daily.close) over by_day as previous_close,
+        max(daily.close) over (
+            partition by daily.source, daily.instrument order by daily.trading_day
             rows between unbounded preceding and current row
         ) as running_max_close
 
     from daily
-    window by_day as (partition by instrument order by trading_day)
+    left join instruments on daily.instrument = instruments.instrument
+    window by_day as (partition by daily.source, daily.instrument order by daily.trading_day)
+
+),
+
+listings as (
+
+    -- The days each series was listed: from its first bar to its last.
+    select source, instrument, calendar, min(trading_day) as first_day, max(trading_day) as last_day
+    from with_previous
+    group by all
+
+),
+
+traded_days as (
+
+    -- The days on which any instrument of a source and calendar has a bar.
+    select distinct source, calendar, trading_day as day
+    from with_previous
+    where calendar is not null
+
+),
+
+spanned_days as (
+
+    -- Every calendar day a return spans: (previous bar's day, this day].
+    select
+        source,
+        instrument,
+        calendar,
+        trading_day,
+        cast(unnest(generate_series(
+            cast(previous_trading_day as timestamp) + interval 1 day,
+            cast(trading_day as timestamp),
+            interval 1 day
+        )) as date) as day
+
+    from with_previous
+    where previous_trading_day is not null
+
+),
+
+expected_days as (
+
+    -- Without a holiday calendar, the market itself says which days it was open:
+    -- a day another instrument of the same source and calendar traded on is a
+    -- trading day (a holiday nobody trades is none). Where no other instrument
+    -- of the series' calendar was listed, the calendar's weekdays stand in.
+    select
+        spanned.source,
+        spanned.instrument,
+        spanned.trading_day,
+        spanned.day,
+        spanned.day = spanned.trading_day
+        or traded.day is not null
+        or (
+            not exists (
+                select 1
+                from listings as peer
+                where peer.source = spanned.source
+                    and peer.calendar = spanned.calendar
+                    and peer.instrument <> spanned.instrument
+                    and spanned.day between peer.first_day and peer.last_day
+            )
+            and case
+                -- isodow: Monday 1 .. Sunday 7. An instrument missing from the
+                -- registry has no calendar and no peers: weekdays, as most trade.
+                when spanned.calendar is null or spanned.calendar in ('equity', 'daily')
+                    then isodow(spanned.day) <= 5
+                -- Sunday 22:00 to Friday 22:00 UTC: only Saturday has no bar.
+                when spanned.calendar = 'fx' then isodow(spanned.day) <> 6
+                -- Any other calendar is a market that never closes.
+                else true
+            end
+        ) as is_expected
+
+    from spanned_days as spanned
+    left join traded_days as traded
+        on spanned.source = traded.source
+        and spanned.calendar = traded.calendar
+        and spanned.day = traded.day
+
+),
+
+spans as (
+
+    select
+        source,
+        instrument,
+        trading_day,
+        count(*) filter (where is_expected) as trading_days_spanned
+
+    from expected_days
+    group by source, instrument, trading_day
+
+),
+
+quarantine_spans as (
+
+    -- Returns across a day whose bar was quarantined: the day has no kept bar
+    -- of the series, yet a bar for it arrived and failed validation.
+    select distinct
+        series.source,
+        series.instrument,
+        series.trading_day,
+        true as spans_quarantined_bar
+
+    from with_previous as series
+    inner join quarantined
+        on series.source = quarantined.source
+        and series.instrument = quarantined.instrument
+        and quarantined.trading_day > series.previous_trading_day
+        and quarantined.trading_day < series.trading_day
 
 ),
 
 with_returns as (
 
     select
-        *,
-        close / previous_close - 1 as daily_return,
-        ln(close / previous_close) as log_return
+        with_previous.*,
+        with_previous.close / with_previous.previous_close - 1 as daily_return,
+        ln(with_previous.close / with_previous.previous_close) as log_return,
+        cast(
+            with_previous.trading_day - with_previous.previous_trading_day as integer
+        ) as calendar_days_spanned,
+        spans.trading_days_spanned,
+        spans.trading_days_spanned > 1 as spans_missing_bar,
+        case
+            when with_previous.previous_trading_day is not null
+                then coalesce(quarantine_spans.spans_quarantined_bar, false)
+        end as spans_quarantined_bar
 
     from with_previous
+    left join spans
+        on with_previous.source = spans.source
+        and with_previous.instrument = spans.instrument
+        and with_previous.trading_day = spans.trading_day
+    left join quarantine_spans
+        on with_previous.source = quarantine_spans.source
+        and with_previous.instrument = quarantine_spans.instrument
+        and with_previous.trading_day = quarantine_spans.trading_day
 
 ),
 
@@ -66,15 +218,17 @@ with_volatility as (
 
     from with_returns
     window last_days as (
-        partition by instrument order by trading_day
+        partition by source, instrument order by trading_day
         rows between {{ window_days - 1 }} preceding and current row
     )
 
 )
 
 select
+    source,
     instrument,
     trading_day,
+    calendar,
     open,
     high,
     low,
@@ -83,9 +237,14 @@ select
     bar_count,
     first_bar_start,
     last_bar_start,
+    previous_trading_day,
     previous_close,
     round(daily_return, 12) as daily_return,
     round(log_return, 12) as log_return,
+    calendar_days_spanned,
+    trading_days_spanned,
+    spans_missing_bar,
+    spans_quarantined_bar,
     case
         when returns_in_window = {{ window_days }} then round(volatility_in_window, 12)
     end as rolling_volatility,

@@ -11,6 +11,7 @@ hourly as (
     -- Grouped by the hour the reading was taken, not the partition it arrived in:
     -- a late reading counts towards the hour it describes.
     select
+        source,
         device_id,
         metric,
         event_hour,
@@ -28,7 +29,7 @@ hourly as (
         max(ingested_at) as last_ingested_at
 
     from readings
-    group by device_id, metric, event_hour
+    group by source, device_id, metric, event_hour
 
 )
 

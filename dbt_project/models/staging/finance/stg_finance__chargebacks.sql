@@ -3,6 +3,10 @@ with
 source as (
 
     select * from {{ source('finance', 'chargebacks') }}
+    -- Files written before rows carried their source lack the column: it reads
+    -- as null there, and row_source() derives it from the origin.
+    union all by name
+    select cast(null as varchar) as source where false
 
 ),
 
@@ -16,12 +20,14 @@ renamed as (
         cast(amount as double) as amount,
         cast(currency as varchar) as currency,
         cast(reason_code as varchar) as reason_code,
+        {{ row_source() }} as source,
         cast(origin as varchar) as origin,
         cast(ingested_at as timestamptz) as ingested_at,
         cast(dt as date) as ingest_dt,
         cast(hour as integer) as ingest_hour
 
     from source
+    where {{ chosen_sources(row_source()) }}
 
 ),
 

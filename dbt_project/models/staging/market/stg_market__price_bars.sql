@@ -3,6 +3,10 @@ with
 source as (
 
     select * from {{ source('market', 'price_bars') }}
+    -- Files written before rows carried their source lack the column: it reads
+    -- as null there, and row_source() derives it from the origin.
+    union all by name
+    select cast(null as varchar) as source where false
 
 ),
 
@@ -19,12 +23,14 @@ renamed as (
         cast(low as double) as low,
         cast(close as double) as close,
         cast(volume as bigint) as volume,
+        {{ row_source() }} as source,
         cast(origin as varchar) as origin,
         cast(ingested_at as timestamptz) as ingested_at,
         cast(dt as date) as ingest_dt,
         cast(hour as integer) as ingest_hour
 
     from source
+    where {{ chosen_sources(row_source()) }}
 
 ),
 

@@ -2,7 +2,20 @@ with
 
 source as (
 
+    {% if has_files(source('sensors', 'anomaly_labels')) -%}
     select * from {{ source('sensors', 'anomaly_labels') }}
+    {%- else -%}
+    -- Only the simulators write these labels: a lake without them has none.
+    select
+        cast(null as varchar) as event_id,
+        cast(null as varchar) as device_id,
+        cast(null as varchar) as metric,
+        cast(null as timestamptz) as event_ts,
+        cast(null as varchar) as fault,
+        cast(null as date) as dt,
+        cast(null as integer) as hour
+    where false
+    {%- endif %}
 
 ),
 

@@ -3,6 +3,10 @@ with
 source as (
 
     select * from {{ source('sensors', 'readings') }}
+    -- Files written before rows carried their source lack the column: it reads
+    -- as null there, and row_source() derives it from the origin.
+    union all by name
+    select cast(null as varchar) as source where false
 
 ),
 
@@ -15,12 +19,14 @@ renamed as (
         cast(value as double) as value,
         cast(event_ts as timestamptz) as event_ts,
         {{ utc_hour('cast(event_ts as timestamptz)') }} as event_hour,
+        {{ row_source() }} as source,
         cast(origin as varchar) as origin,
         cast(ingested_at as timestamptz) as ingested_at,
         cast(dt as date) as ingest_dt,
         cast(hour as integer) as ingest_hour
 
     from source
+    where {{ chosen_sources(row_source()) }}
 
 ),
 
