@@ -56,6 +56,7 @@ def test_ingest_transform_train_and_drift_run_on_both_workers(
         for dag_id in ("train_models", "monitor_drift"):
             airflow.trigger(dag_id, "cl-ml", logical, {})
             airflow.wait_for_quiet(PIPELINE, since, timeout=900)
+        airflow.pause_when_idle(PIPELINE)
     finally:
         for dag_id in PIPELINE:
             airflow.set_paused(dag_id, True)

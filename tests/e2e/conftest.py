@@ -96,6 +96,37 @@ class AirflowClient:
                 raise AssertionError(f"still busy after {timeout:.0f}s: {busy}")
             time.sleep(5)
 
+    def pause_when_idle(self, dag_ids: list[str], timeout: float = 600) -> None:
+        """Pause ``dag_ids`` once none of their runs is queued or running.
+
+        The scheduler starts no task of a paused DAG, so a run caught mid-way by a
+        pause would stay "running" for good. A run that slips in between the last
+        look and the pause (an asset event, a new hour) is let finish: the DAGs
+        are unpaused again until it has.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            busy = self._active(dag_ids)
+            if not busy:
+                for dag_id in dag_ids:
+                    self.set_paused(dag_id, True)
+                busy = self._active(dag_ids)
+                if not busy:
+                    return
+                for dag_id in dag_ids:
+                    self.set_paused(dag_id, False)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"still busy after {timeout:.0f}s: {busy}")
+            time.sleep(3)
+
+    def _active(self, dag_ids: list[str]) -> list[tuple[str, str]]:
+        return [
+            (d, r["dag_run_id"])
+            for d in dag_ids
+            for r in self.runs(d)
+            if r["state"] in ("queued", "running")
+        ]
+
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self._request(
             "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=500"

@@ -106,6 +106,7 @@ def test_every_writer_at_once_with_readers_fails_nothing(airflow, store, minio_s
             final = (FIRST_HOUR + timedelta(hours=ROUNDS)).strftime("%Y-%m-%dT%H:%M:%SZ")
             airflow.trigger("transform_lake", "many-final", final, {})
             airflow.wait_for_quiet(ALL_DAGS, since, timeout=600)
+            airflow.pause_when_idle(ALL_DAGS)
     finally:
         for dag_id in ALL_DAGS:
             airflow.set_paused(dag_id, True)

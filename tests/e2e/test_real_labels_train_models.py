@@ -10,7 +10,6 @@ champion's scores must cover every hour of the series.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -35,19 +34,10 @@ def _run(airflow, dag_id: str, run_id: str, conf: dict, timeout: float = 600) ->
     airflow.set_paused(dag_id, False)
     airflow.trigger(dag_id, run_id, LOGICAL_DATE, conf)
     run = airflow.wait_for_run(dag_id, run_id, timeout=timeout)
-    airflow.set_paused(dag_id, True)
+    # The scheduled run the unpause started finishes too, before the DAG is paused.
+    airflow.pause_when_idle([dag_id], timeout=timeout)
     assert run["state"] == "success", airflow.task_states(dag_id, run_id)
     return run
-
-
-def _wait_until_idle(airflow, dag_id: str, timeout: float = 600) -> None:
-    """Until no run of ``dag_id`` (a scheduled one started by the unpause, say) is active."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not [r for r in airflow.runs(dag_id) if r["state"] in ("queued", "running")]:
-            return
-        time.sleep(3)
-    raise AssertionError(f"{dag_id} still busy after {timeout}s: {airflow.runs(dag_id)}")
 
 
 def test_labels_sent_by_a_user_train_promote_and_score_in_airflow(airflow, store) -> None:
@@ -82,7 +72,6 @@ def test_labels_sent_by_a_user_train_promote_and_score_in_airflow(airflow, store
     trained = registry.card(store, "sensor_anomaly", outcome["version"])
     assert trained["label_mode"].startswith("labelled"), trained["label_mode"]
     assert trained["sources"] == [SOURCE]
-    _wait_until_idle(airflow, "train_models")
     champion = registry.card(store, "sensor_anomaly")
     with duckdb_connect(store.settings) as con:
         scored, versions = con.execute(
