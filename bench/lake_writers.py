@@ -1,4 +1,4 @@
-"""Benchmark the lake with many writers: dbt threads, and writers committing at once.
+"""Benchmark the lake with many writers: dbt threads and processes, writers committing at once.
 
 The lake's catalog is a PostgreSQL database, so several processes write it at
 once. This script starts its own MinIO and PostgreSQL (free ports, a temporary
@@ -7,6 +7,8 @@ finance), then measures, each in a fresh spawned process:
 
 - ``dbt build`` of every domain with 1, 2 and 4 threads, ``--repeat`` times
   each (the fastest counts; every failed build is counted, none is hidden);
+- the same build as ``fieldhouse.lake.build_domains`` runs it: one dbt process
+  per domain, 1, 2 and 3 of them at once (1 is a single dbt build, the baseline);
 - appends to one lake table (as drift checks do) from 1 process, then the same
   number of appends split over 4 processes at once: wall time, and how many
   commits lost a race and were redone (``fieldhouse.lake.write_lake``).
@@ -40,6 +42,7 @@ from common import (
 from ml import SIZES, stage_ingest
 
 THREADS = (1, 2, 4)
+PROCESSES = (1, 2, 3)
 DOMAINS = ("sensors", "commerce", "finance")
 APPENDS = 40
 WRITERS = 4
@@ -67,6 +70,36 @@ def stage_build(threads: int) -> dict:
         "success": bool(result.success),
         "nodes": len(nodes),
         "failure": "" if result.success else _failure_message(["build"], result)[:2000],
+    }
+
+
+def stage_build_domains(processes: int) -> dict:
+    """``build_domains`` of every domain, ``processes`` dbt processes at once."""
+    import dbt.adapters.duckdb  # noqa: F401  imported before the clock starts
+
+    from fieldhouse.lake import DbtRunError, build_domains
+
+    started = time.perf_counter()
+    try:
+        statuses = build_domains(settings(), list(DOMAINS), processes=processes)
+        failure = ""
+    except DbtRunError as error:
+        statuses, failure = {}, str(error)[:2000]
+    return {
+        "seconds": time.perf_counter() - started,
+        "success": not failure,
+        "nodes": len(statuses),
+        "failure": failure,
+    }
+
+
+def _summary(runs: list[dict]) -> dict:
+    return {
+        "seconds": min(r["seconds"] for r in runs),
+        "runs": [round(r["seconds"], 2) for r in runs],
+        "failed": sum(not r["success"] for r in runs),
+        "failures": [r["failure"] for r in runs if not r["success"]],
+        "nodes": runs[0]["nodes"],
     }
 
 
@@ -132,30 +165,37 @@ def bench(size: str, work: Path, repeat: int) -> dict[str, Any]:
         # The first build creates every table; the timed ones replace them, as
         # every transform run does.
         run_stage(stage_build, logs, "first build", threads=1)
-        builds = {}
-        for threads in THREADS:
-            runs = [
-                run_stage(stage_build, logs, f"dbt build {threads} threads", threads=threads)
-                for _ in range(repeat)
-            ]
-            builds[threads] = {
-                "seconds": min(r["seconds"] for r in runs),
-                "runs": [round(r["seconds"], 2) for r in runs],
-                "failed": sum(not r["success"] for r in runs),
-                "failures": [r["failure"] for r in runs if not r["success"]],
-                "nodes": runs[0]["nodes"],
-            }
+        builds, apart = {}, {}
+        for _ in range(repeat):
+            # Interleaved, so that a slow spell of the machine hits every variant.
+            for threads in THREADS:
+                run = run_stage(stage_build, logs, f"dbt build {threads} threads", threads=threads)
+                builds.setdefault(threads, []).append(run)
+            for processes in PROCESSES:
+                run = run_stage(
+                    stage_build_domains, logs, f"{processes} dbt processes", processes=processes
+                )
+                apart.setdefault(processes, []).append(run)
+        builds = {threads: _summary(runs) for threads, runs in builds.items()}
+        apart = {processes: _summary(runs) for processes, runs in apart.items()}
         appends = {
             writers: run_stage(
                 stage_appends, logs, f"appends {writers} writers", writers=writers, appends=APPENDS
             )
             for writers in (1, WRITERS)
         }
-    return {"size": size, "params": params, "ingest": ingest, "builds": builds, "appends": appends}
+    return {
+        "size": size,
+        "params": params,
+        "ingest": ingest,
+        "builds": builds,
+        "processes": apart,
+        "appends": appends,
+    }
 
 
 def render(report: dict[str, Any]) -> str:
-    builds, appends = report["builds"], report["appends"]
+    builds, apart, appends = report["builds"], report["processes"], report["appends"]
     one = builds[1]["seconds"]
     lines = [
         "# Fieldhouse benchmark: the lake with many writers",
@@ -177,6 +217,26 @@ def render(report: dict[str, Any]) -> str:
             f"| {one / b['seconds']:.2f}x | {b['failed']} |"
         )
     failures = [f for b in builds.values() for f in b["failures"]]
+    if failures:
+        lines += ["", "Failures:", "", *[f"    {line}" for f in failures for line in f.split("\n")]]
+    single = apart[1]["seconds"]
+    lines += [
+        "",
+        "## dbt build of every domain, one dbt process per domain",
+        "",
+        "What `transform_lake` runs (`fieldhouse.lake.build_domains`): each domain "
+        f"({', '.join(DOMAINS)}) is a `dbt build --select tag:<domain>` of its own, one thread "
+        "each; 1 process is one dbt build of them all, the baseline.",
+        "",
+        "| processes at once | build | runs | vs 1 process | failed |",
+        "|---:|---:|---|---:|---:|",
+    ]
+    for processes, b in apart.items():
+        lines.append(
+            f"| {processes} | {b['seconds']:.1f} s | {', '.join(f'{s:.1f}' for s in b['runs'])} "
+            f"| {single / b['seconds']:.2f}x | {b['failed']} |"
+        )
+    failures = [f for b in apart.values() for f in b["failures"]]
     if failures:
         lines += ["", "Failures:", "", *[f"    {line}" for f in failures for line in f.split("\n")]]
     lines += [

@@ -174,6 +174,11 @@ def status() -> None:
     for name in ("postgres", "minio", "airflow", "dbt-docs"):
         pid = config.service(name).pid()
         print(f"{name:9} {'running, pid ' + str(pid) if pid else 'stopped'}")
+    if config.service("airflow").pid():
+        from fieldhouse.run_health import health_lines
+
+        password = config.secrets["airflow_password"]
+        print("\n".join(health_lines(config.airflow_url, "admin", password)))
 
 
 # --- feed contracts: contract infer|check, import --------------------------------------

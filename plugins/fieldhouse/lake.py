@@ -59,6 +59,13 @@ LAKE_DATA_PATH = f"s3://{Bucket.LAKE}/"
 # Catalog locations that name a database server rather than a DuckDB file.
 _CATALOG_DATABASES = ("postgres:", "mysql:", "sqlite:")
 
+# The schemas of dbt_project.yml (generate_schema_name uses them as they are).
+DBT_SCHEMAS = ("staging", "intermediate", "main")
+# dbt processes that build domains at once. On 2 cores, 2 or 3 processes built the
+# three simulated domains no faster than one dbt build (0.96x, bench/results-lake.md):
+# each process pays dbt's start and parse, and DuckDB already uses every core.
+DEFAULT_DBT_PROCESSES = 1
+
 # dbt node statuses that mean the command did not do its job.
 _FAILED_STATUSES = {"error", "fail", "runtime error"}
 
@@ -66,7 +73,7 @@ _FAILED_STATUSES = {"error", "fail", "runtime error"}
 class DbtRunError(RuntimeError):
     """A dbt command failed; the message names the nodes that failed and why."""
 
-    def __init__(self, message: str, result: dbtRunnerResult) -> None:
+    def __init__(self, message: str, result: dbtRunnerResult | None) -> None:
         super().__init__(message)
         self.result = result
 
@@ -468,21 +475,142 @@ def domains_with_data(store) -> list[str]:
     ]
 
 
+def dbt_processes() -> int:
+    """How many dbt processes build the domains at once (``FIELDHOUSE_DBT_PROCESSES``)."""
+    value = os.environ.get("FIELDHOUSE_DBT_PROCESSES", str(DEFAULT_DBT_PROCESSES))
+    try:
+        processes = int(value)
+    except ValueError:
+        raise ValueError(
+            f"FIELDHOUSE_DBT_PROCESSES must be a whole number, not {value!r}"
+        ) from None
+    return max(processes, 1)
+
+
 def build_domains(
-    settings: StorageSettings, domains: list[str], vars: Mapping[str, Any] | None = None
-) -> dbtRunnerResult | None:
+    settings: StorageSettings,
+    domains: list[str],
+    vars: Mapping[str, Any] | None = None,
+    *,
+    processes: int | None = None,
+) -> dict[str, str] | None:
     """``dbt build`` of the models and tests tagged with ``domains``; None if there are none.
 
     ``vars`` are passed as dbt's ``--vars`` (e.g. ``{"as_of": "2015-06-30"}``).
+    The domains share no models, so with ``processes`` above one (default:
+    :func:`dbt_processes`) each domain is built by a dbt process of its own,
+    that many at once. Processes, not dbt threads: dbt-duckdb's threads are
+    cursors of one DuckDB instance, and DuckLake's commits of concurrent
+    transactions within one instance race (bench/results-lake.md); separate
+    processes commit through the catalog database like any other writers.
+
+    Returns each built node's status by unique id (``model.fieldhouse.<name>``).
+
+    Raises:
+        DbtRunError: a node failed; the message names every failed node.
     """
     if not domains:
         log.info("no raw data in any domain yet: nothing to build")
         return None
-    selection = [f"tag:{domain}" for domain in domains]
-    log.info("building %s", ", ".join(selection))
     extra = []
     if vars:
         # Unit tests state their expected rows under the project's vars, which a
         # chosen as_of or sources would change; they run in every default build.
         extra = ["--vars", json.dumps(dict(vars)), "--exclude-resource-type", "unit_test"]
-    return run_dbt(["build", "--select", *selection, *extra], settings)
+    processes = dbt_processes() if processes is None else max(processes, 1)
+    if processes == 1 or len(domains) == 1:
+        selection = [f"tag:{domain}" for domain in domains]
+        log.info("building %s", ", ".join(selection))
+        result = run_dbt(["build", "--select", *selection, *extra], settings)
+        return {r.node.unique_id: str(r.status) for r in _node_results(result)}
+    return _build_apart(settings, domains, extra, processes)
+
+
+def _build_apart(
+    settings: StorageSettings, domains: list[str], extra: list[str], processes: int
+) -> dict[str, str]:
+    """One ``dbt build --select tag:<domain>`` process per domain, ``processes`` at once."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    install_duckdb_extensions()
+    _create_dbt_schemas(settings)
+    home = local_state_dir().resolve()
+    project = dbt_project_dir()
+    profiles = os.environ.get("DBT_PROFILES_DIR", str(project))
+    log.info("building %s, %d dbt processes at once", ", ".join(domains), processes)
+
+    def build(domain: str) -> tuple[int, Path]:
+        work = home / "dbt" / f"build-{domain}"
+        work.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            **dbt_env(settings),
+            # Each process has its own session database, artifacts and log.
+            "FIELDHOUSE_DBT_SESSION": str(work / "session.duckdb"),
+            "DBT_TARGET_PATH": str(work / "target"),
+            "DBT_LOG_PATH": str(work / "logs"),
+        }
+        argv = [
+            sys.executable,
+            "-c",
+            "from dbt.cli.main import cli; cli()",
+            "build",
+            "--select",
+            f"tag:{domain}",
+            *extra,
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            profiles,
+        ]
+        started = time.monotonic()
+        child = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for line in child.stdout:
+            log.info("[%s] %s", domain, line.rstrip())
+        code = child.wait()
+        log.info("[%s] dbt exited %d after %.1fs", domain, code, time.monotonic() - started)
+        return code, work / "target" / "run_results.json"
+
+    statuses: dict[str, str] = {}
+    failed: list[str] = []
+    with ThreadPoolExecutor(max_workers=processes) as pool:
+        for domain, (code, results_file) in zip(domains, pool.map(build, domains), strict=True):
+            results = _run_results(results_file)
+            statuses.update({r["unique_id"]: r["status"] for r in results})
+            failures = [r for r in results if str(r["status"]).lower() in _FAILED_STATUSES]
+            failed += [
+                f"  {r['unique_id']}: {r['status']}: {_one_line(r.get('message'))}"
+                for r in failures
+            ]
+            if code != 0 and not failures:
+                failed.append(f"  tag:{domain}: dbt exited {code} (see the [{domain}] log lines)")
+    if failed:
+        command = "dbt build --select " + " ".join(f"tag:{d}" for d in domains)
+        raise DbtRunError(f"{command} failed on {len(failed)} node(s):\n" + "\n".join(failed), None)
+    return statuses
+
+
+def _run_results(path: Path) -> list[dict[str, Any]]:
+    """The node results of a dbt command's run_results.json (none if it wrote none)."""
+    try:
+        return list(json.loads(path.read_text()).get("results", []))
+    except (OSError, ValueError):
+        return []
+
+
+def _create_dbt_schemas(settings: StorageSettings) -> None:
+    """Create the schemas dbt builds into before several dbt processes start at once.
+
+    Each process would otherwise create a missing schema in its own transaction,
+    and all but one of those creates would conflict on a new lake.
+    """
+
+    def create(con: duckdb.DuckDBPyConnection) -> None:
+        for schema in DBT_SCHEMAS:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {LAKE_ALIAS}.{schema}")
+
+    write_lake(settings, create, what="create dbt schemas")

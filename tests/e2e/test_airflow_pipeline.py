@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -67,6 +67,7 @@ def _wait_for_build_after(airflow, dag_id: str, after: datetime, timeout: float)
 
 
 def test_ingestion_triggers_the_transform_and_fills_the_mart(airflow, store) -> None:
+    began = datetime.now(UTC) - timedelta(seconds=5)
     airflow.wait_for_dags({"ingest_sensors", "transform_lake"})
     airflow.set_paused("transform_lake", False)
     airflow.set_paused("ingest_sensors", False)
@@ -91,9 +92,15 @@ def test_ingestion_triggers_the_transform_and_fills_the_mart(airflow, store) -> 
 
     # Stop new runs, so later tests start from a quiet Airflow (reading the lake
     # needs nothing paused).
-    airflow.set_paused("ingest_sensors", True)
-    airflow.set_paused("transform_lake", True)
-    _wait_until_idle(airflow, ["ingest_sensors", "transform_lake"])
+    airflow.pause_when_idle(["ingest_sensors", "transform_lake"])
+
+    # `python -m fieldhouse status` tells the same story: every run done, nothing failed.
+    from fieldhouse.run_health import AirflowApi, run_health
+
+    health = run_health(AirflowApi(airflow.base_url, "admin", airflow.password), began)
+    assert health.runs["ingest_sensors"]["success"] >= 1, health.lines()
+    assert health.runs["transform_lake"]["success"] >= 1, health.lines()
+    assert not health.problems and not health.failed_runs, health.lines()
 
     from fieldhouse.lake import duckdb_connect
 
@@ -146,17 +153,6 @@ def test_market_ingestion_runs_in_airflow_and_publishes_each_feed(
     if dag_id == "ingest_commerce":
         scans = store.get_json(COMMERCE_SHIPMENT_EVENTS.manifest(INTERVAL))
         assert scans["rows_written"] > 0
-
-
-def _wait_until_idle(airflow, dag_ids: list[str], timeout: float = 300) -> None:
-    """Until no run of the (paused) DAGs is running; a queued one stays queued while paused."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        busy = [r for d in dag_ids for r in airflow.runs(d) if r["state"] == "running"]
-        if not busy:
-            return
-        time.sleep(3)
-    raise AssertionError(f"runs still busy after {timeout}s: {busy}")
 
 
 def test_the_ui_links_to_dbt_docs_and_the_minio_console(airflow, stack_config) -> None:

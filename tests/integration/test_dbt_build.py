@@ -160,6 +160,36 @@ def test_only_domains_with_raw_data_are_built(minio_server) -> None:
     ingest_source(store, SENSORS, Interval.parse("2026-11-22T09:00:00+00:00"), OPTIONS)
     assert domains_with_data(store) == ["sensors"]
     result = build_domains(minio_server, ["sensors"])
-    built = {r.node.unique_id for r in result.result}
+    built = set(result)
     assert "model.fieldhouse.fct_sensor_readings_hourly" in built
     assert not any("market" in uid for uid in built), sorted(built)
+
+
+def test_domains_build_in_dbt_processes_of_their_own(minio_server) -> None:
+    """Two domains, two dbt processes at once: a failing one names its nodes, the other builds."""
+    from fieldhouse.lake import DbtRunError, build_domains
+
+    store = ObjectStore(minio_server)
+    for bucket in set(Bucket) - {Bucket.LAKE}:
+        for obj in store.list(bucket, ""):
+            store.delete(obj.key)
+    ingest_source(store, SENSORS, WINDOW, OPTIONS)
+
+    # No price bars yet: the market process fails on its empty source, sensors' does not.
+    with pytest.raises(DbtRunError) as failure:
+        build_domains(minio_server, ["sensors", "market"], processes=2)
+    message = str(failure.value)
+    assert "model.fieldhouse.stg_market__price_bars" in message, message
+    assert "sensors" not in message.replace("tag:sensors", ""), message
+
+    ingest_source(store, PRICES, PRICE_WINDOW, PriceRunOptions(seed=5))
+    statuses = build_domains(minio_server, ["sensors", "market"], processes=2)
+    assert statuses["model.fieldhouse.fct_sensor_readings_hourly"] == "success"
+    assert statuses["model.fieldhouse.fct_market_daily"] == "success"
+    assert not [uid for uid, status in statuses.items() if status in {"error", "fail"}]
+
+    hourly = _query(
+        minio_server, "select sum(reading_count) n from lake.fct_sensor_readings_hourly"
+    )
+    raw = _raw_readings(store)
+    assert int(hourly["n"].iloc[0]) == raw["event_id"].nunique()
