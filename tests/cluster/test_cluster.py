@@ -73,11 +73,18 @@ def test_ingest_transform_train_and_drift_run_on_both_workers(
     assert readings and readings > 0
 
 
+# The long task of an ingestion run: simulating and writing one hour of readings.
+LONG_TASK = "readings.ingest_hour"
+
+
 def _running_instance(airflow, dag_id: str, run_id: str, timeout: float) -> dict:
+    """The run's readings ingestion once a worker runs it (short tasks such as
+    ``register`` may end before anything can be done to them)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for ti in airflow.task_instances(dag_id, run_id):
-            if ti["state"] == "running" and ti["hostname"] in WORKER_NAMES:
+            running = ti["state"] == "running" and ti["hostname"] in WORKER_NAMES
+            if running and ti["task_id"] == LONG_TASK:
                 return ti
         time.sleep(1)
     raise AssertionError(
