@@ -13,8 +13,8 @@ help:
 	@echo "             PROFILE=cluster: CeleryExecutor, two workers, Redis, MinIO on four drives"
 	@echo "make down    stop everything 'make up' started"
 	@echo "make test    install what is missing and run the whole test suite (both profiles)"
-	@echo "make bench   run the benchmarks (writes bench/results*.md: sensors, market, ml)"
-	@echo "make bench-quick  both benchmarks at a tiny size, to check they work"
+	@echo "make bench   run the benchmarks (writes bench/results*.md: sensors, market, ml, landing, lake, cluster)"
+	@echo "make bench-quick  every benchmark at a tiny size, to check they work"
 	@echo "make lint    ruff check and format check"
 
 PROD_STAMP := $(VENV)/.installed-prod
@@ -55,22 +55,24 @@ test-cluster: $(PROD_STAMP) minio
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not integration and not e2e and not cluster" $(PYTEST_ARGS)
 
-# Sensors, commerce and finance, the models, big landing files, many lake writers;
-# BENCH_ARGS go to each.
-bench: $(STAMP) minio
+# Sensors, commerce and finance, the models, big landing files, many lake writers,
+# a backfill on the cluster profile; BENCH_ARGS go to each.
+bench: $(PROD_STAMP) minio
 	$(PY) bench/run.py $(BENCH_ARGS)
 	$(PY) bench/market.py $(BENCH_ARGS)
 	$(PY) bench/ml.py $(BENCH_ARGS)
 	$(PY) bench/landing.py $(BENCH_ARGS)
 	$(PY) bench/lake_writers.py $(BENCH_ARGS)
+	$(PY) bench/cluster_backfill.py $(BENCH_ARGS)
 
 # Writes to a scratch folder, so the committed results stay as they are.
-bench-quick: $(STAMP) minio
+bench-quick: $(PROD_STAMP) minio
 	$(PY) bench/run.py --quick --out .local/bench-quick $(BENCH_ARGS)
 	$(PY) bench/market.py --quick --out .local/bench-quick $(BENCH_ARGS)
 	$(PY) bench/ml.py --quick --out .local/bench-quick $(BENCH_ARGS)
 	$(PY) bench/landing.py --quick --out .local/bench-quick $(BENCH_ARGS)
 	$(PY) bench/lake_writers.py --quick --out .local/bench-quick $(BENCH_ARGS)
+	$(PY) bench/cluster_backfill.py --quick --out .local/bench-quick $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -49,7 +49,7 @@ class RunHealth:
 
 
 class AirflowApi:
-    """The two calls this needs: a token, then GETs of Airflow's public API (v2)."""
+    """A token, then calls of Airflow's public REST API (v2)."""
 
     def __init__(self, base_url: str, username: str, password: str, timeout: float = 30) -> None:
         self.base_url = base_url.rstrip("/")
@@ -72,6 +72,12 @@ class AirflowApi:
 
     def get(self, path: str, **query: str | int) -> dict:
         return self._call("GET", path + ("?" + urllib.parse.urlencode(query) if query else ""))
+
+    def post(self, path: str, body: dict) -> dict:
+        return self._call("POST", path, body)
+
+    def patch(self, path: str, body: dict) -> dict:
+        return self._call("PATCH", path, body)
 
 
 def run_health(api: AirflowApi, since: datetime) -> RunHealth:
