@@ -135,10 +135,14 @@ def test_a_lost_minio_drive_loses_nothing_and_heals(cluster_airflow, cluster_sta
     airflow.set_paused("ingest_sensors", False)
     try:
         airflow.trigger(
-            "ingest_sensors", "cl-drive", "2026-11-26T12:00:00Z", {"fleet_size": 300, "seed": 5}
+            "ingest_sensors", "cl-drive", "2026-11-26T12:00:00Z", {"fleet_size": 1000, "seed": 5}
         )
         _running_instance(airflow, "ingest_sensors", "cl-drive", timeout=300)
-        shutil.rmtree(drive)
+        # The drive goes at once (a rename), then its files: MinIO keeps writing to
+        # what it has open, so deleting in place races with it.
+        lost = drive.with_name(drive.name + "-lost")
+        drive.rename(lost)
+        shutil.rmtree(lost, ignore_errors=True)
         run = airflow.wait_for_run("ingest_sensors", "cl-drive", timeout=600)
     finally:
         airflow.set_paused("ingest_sensors", True)
