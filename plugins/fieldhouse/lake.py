@@ -369,15 +369,23 @@ def _close_dbt_duckdb() -> None:
 def _failure_message(args: list[str], result: dbtRunnerResult) -> str:
     command = " ".join(["dbt", *args])
     failed = [
-        f"  {r.node.unique_id}: {r.status}: {_one_line(r.message)}"
+        _failed_node(r.node.unique_id, r.status, r.message)
         for r in _node_results(result)
         if str(r.status).lower() in _FAILED_STATUSES
     ]
     if failed:
-        return f"{command} failed on {len(failed)} node(s):\n" + "\n".join(failed)
+        return _failed_nodes_message(command, failed)
     if result.exception is not None:
         return f"{command} failed: {result.exception}"
     return f"{command} failed (no node reported an error; see the dbt log)"
+
+
+def _failed_node(unique_id: str, status: Any, message: str | None) -> str:
+    return f"  {unique_id}: {status}: {_one_line(message)}"
+
+
+def _failed_nodes_message(command: str, failed: list[str]) -> str:
+    return f"{command} failed on {len(failed)} node(s):\n" + "\n".join(failed)
 
 
 def _node_results(result: dbtRunnerResult) -> list[Any]:
@@ -583,14 +591,13 @@ def _build_apart(
             statuses.update({r["unique_id"]: r["status"] for r in results})
             failures = [r for r in results if str(r["status"]).lower() in _FAILED_STATUSES]
             failed += [
-                f"  {r['unique_id']}: {r['status']}: {_one_line(r.get('message'))}"
-                for r in failures
+                _failed_node(r["unique_id"], r["status"], r.get("message")) for r in failures
             ]
             if code != 0 and not failures:
                 failed.append(f"  tag:{domain}: dbt exited {code} (see the [{domain}] log lines)")
     if failed:
         command = "dbt build --select " + " ".join(f"tag:{d}" for d in domains)
-        raise DbtRunError(f"{command} failed on {len(failed)} node(s):\n" + "\n".join(failed), None)
+        raise DbtRunError(_failed_nodes_message(command, failed), None)
     return statuses
 
 
