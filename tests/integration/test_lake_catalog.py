@@ -51,7 +51,6 @@ def _replace_many(settings: StorageSettings, table: str, times: int) -> int:
                 f"select {i} as version, range as n from range(50)"
             ),
             what=f"replace {table}",
-            first_wait=0.05,
         )
     return len(redone)
 
