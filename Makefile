@@ -44,7 +44,9 @@ status: $(STAMP)
 	@$(PY) -m fieldhouse status
 
 # The suite on the embedded stack, then the cluster profile's own session.
+# The browser tour drives Debian's Chromium: installed here when missing (as root).
 test: $(STAMP) minio
+	@$(PY) -m fieldhouse ensure-chromium >/dev/null
 	$(PY) -m pytest -m "not cluster" $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-cluster
 

@@ -134,9 +134,9 @@ def stage_train(model: str) -> dict:
     from fieldhouse.ml.training import retrain
 
     started = time.perf_counter()
-    result = retrain(store(), settings(), model, margin=0.01)
+    result = retrain(settings(), model, margin=0.01)
     seconds = time.perf_counter() - started
-    card = registry.card(store(), model, result["version"])
+    card = registry.card(model, result["version"])
     return {
         "seconds": seconds,
         "metrics": result["metrics"],

@@ -135,11 +135,9 @@ def monitor_drift():
     def plan_retraining(results: list[dict], params=None, run_id=None) -> dict:
         from fieldhouse.config import StorageSettings
         from fieldhouse.monitoring import retraining
-        from fieldhouse.storage.objects import ObjectStore
 
         settings = StorageSettings.from_airflow()
         decisions = retraining.plan_retraining(
-            ObjectStore(settings),
             settings,
             results,
             _report_run_id(run_id),

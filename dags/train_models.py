@@ -75,7 +75,6 @@ def _retrain_and_promote(model_name: str, params: dict, run_key: str) -> dict:
 
     from fieldhouse.config import StorageSettings
     from fieldhouse.ml import tabular, training
-    from fieldhouse.storage.objects import ObjectStore
 
     chosen = list(params.get("models", MODELS))
     if model_name not in chosen:
@@ -85,7 +84,6 @@ def _retrain_and_promote(model_name: str, params: dict, run_key: str) -> dict:
     settings = StorageSettings.from_airflow()
     try:
         return training.retrain(
-            ObjectStore(settings),
             settings,
             model_name,
             margin=float(params["margin"]),
@@ -101,10 +99,9 @@ def _retrain_and_promote(model_name: str, params: dict, run_key: str) -> dict:
 def _write_scores(model_name: str) -> dict:
     from fieldhouse.config import StorageSettings
     from fieldhouse.ml.training import score_with_champion
-    from fieldhouse.storage.objects import ObjectStore
 
     settings = StorageSettings.from_airflow()
-    return score_with_champion(ObjectStore(settings), settings, model_name)
+    return score_with_champion(settings, model_name)
 
 
 @dag(

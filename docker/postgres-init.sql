@@ -1,3 +1,5 @@
 -- Airflow's metadata lives in the database the image creates (POSTGRES_DB);
--- the DuckLake catalog gets its own.
+-- the DuckLake catalog and MLflow get their own.
 CREATE DATABASE lake;
+-- MLflow's runs, models and versions.
+CREATE DATABASE mlflow;

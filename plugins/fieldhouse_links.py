@@ -1,4 +1,4 @@
-"""Links from the Airflow UI to the rest of the platform: dbt docs and the MinIO console."""
+"""Links from the Airflow UI to the rest of the platform: models, drift, dbt docs, MinIO."""
 
 from __future__ import annotations
 
@@ -6,22 +6,25 @@ import os
 
 from airflow.plugins_manager import AirflowPlugin
 
+# (name, environment variable holding its public URL, default URL)
+LINKS = (
+    ("MLflow models", "FIELDHOUSE_MLFLOW_URL", "http://127.0.0.1:5000"),
+    ("Evidently drift", "FIELDHOUSE_EVIDENTLY_UI_URL", "http://127.0.0.1:8000"),
+    ("dbt docs", "FIELDHOUSE_DOCS_URL", "http://127.0.0.1:8081"),
+    ("MinIO console", "FIELDHOUSE_MINIO_CONSOLE_URL", "http://127.0.0.1:9001"),
+)
+
 
 class FieldhouseLinks(AirflowPlugin):
-    """Adds "dbt docs" and "MinIO console" to the navigation bar of the Airflow UI."""
+    """Adds the platform's other UIs to the Airflow UI's "Browse" menu."""
 
     name = "fieldhouse_links"
     external_views = [
         {
-            "name": "dbt docs",
-            "href": os.environ.get("FIELDHOUSE_DOCS_URL", "http://127.0.0.1:8081"),
+            "name": name,
+            "href": os.environ.get(variable, default),
             "destination": "nav",
             "category": "browse",
-        },
-        {
-            "name": "MinIO console",
-            "href": os.environ.get("FIELDHOUSE_MINIO_CONSOLE_URL", "http://127.0.0.1:9001"),
-            "destination": "nav",
-            "category": "browse",
-        },
+        }
+        for name, variable, default in LINKS
     ]

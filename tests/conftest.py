@@ -12,8 +12,8 @@ import pytest
 
 from fieldhouse import localstack
 from fieldhouse.config import StorageSettings
-from fieldhouse.storage.keys import Bucket
 from fieldhouse.storage.objects import ObjectStore
+from tests.zones import empty_zones
 
 
 def stack_home(prefix: str) -> Iterator[Path]:
@@ -30,7 +30,15 @@ def stack_home(prefix: str) -> Iterator[Path]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-STACK_PORTS = ("minio_port", "minio_console_port", "airflow_port", "docs_port", "postgres_port")
+STACK_PORTS = (
+    "minio_port",
+    "minio_console_port",
+    "airflow_port",
+    "docs_port",
+    "postgres_port",
+    "mlflow_port",
+    "evidently_port",
+)
 
 
 def free_ports(*names: str) -> dict[str, int]:
@@ -59,10 +67,11 @@ def lake_catalog(stack_config: localstack.StackConfig) -> Iterator[str]:
 def minio_server(
     stack_config: localstack.StackConfig, lake_catalog: str
 ) -> Iterator[StorageSettings]:
-    """A real MinIO server on loopback, provisioned like `make up` does it.
+    """A real MinIO server on loopback, provisioned like `make up` does it, MLflow and Evidently.
 
     Yields the pipeline account's settings (not root): tests see what tasks see,
-    with the lake catalog's location in the environment.
+    with the lake catalog's location, the MLflow tracking server (SQLite,
+    artifacts in MinIO) and the Evidently UI in the environment.
     """
     from fieldhouse.__main__ import build_minio
 
@@ -70,25 +79,27 @@ def minio_server(
     localstack.start_minio(stack_config)
     try:
         pipeline = localstack.provision_minio(stack_config)
+        localstack.start_mlflow(stack_config)
+        localstack.start_evidently(stack_config)
         with pytest.MonkeyPatch.context() as patch:
             for name, value in stack_config.pipeline_env().items():
                 patch.setenv(name, value)
             yield pipeline
     finally:
-        stack_config.service("minio").stop()
+        for service in ("evidently", "mlflow", "minio"):
+            stack_config.service(service).stop()
+
+
+@pytest.fixture(scope="session")
+def evidently_ui(stack_config: localstack.StackConfig, minio_server: StorageSettings) -> str:
+    """The session's Evidently UI (started with MinIO), as `make up` runs it."""
+    return stack_config.evidently_url
 
 
 @pytest.fixture
 def store(minio_server: StorageSettings) -> ObjectStore:
-    """The pipeline's object store, with the data zones emptied before the test.
-
-    The lake bucket is left alone: its files belong to the session's lake catalog.
-    """
-    store = ObjectStore(minio_server)
-    for bucket in set(Bucket) - {Bucket.LAKE}:
-        for obj in store.list(bucket, ""):
-            store.delete(obj.key)
-    return store
+    """The pipeline's object store, with the data zones emptied and no registered model."""
+    return empty_zones(minio_server)
 
 
 @pytest.fixture(scope="session")

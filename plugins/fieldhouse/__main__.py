@@ -63,6 +63,13 @@ def up() -> None:
     pipeline = localstack.provision_minio(config)
     os.environ.update(config.pipeline_env())
     _migrate_file_catalog(config, pipeline)
+    log.info(
+        "starting MLflow on %s and the Evidently UI on %s ...",
+        config.mlflow_url,
+        config.evidently_url,
+    )
+    localstack.start_mlflow(config)
+    localstack.start_evidently(config)
     log.info("generating dbt docs ...")
     run_dbt(["docs", "generate"], pipeline)
     log.info(
@@ -101,7 +108,11 @@ def _print_urls(config: localstack.StackConfig, headline: str) -> None:
 
   Airflow       {config.airflow_url}
                 login: admin / {config.secrets["airflow_password"]}
-  dbt docs      http://127.0.0.1:{config.docs_port}
+  MLflow        {config.mlflow_url}
+                models, versions, champion/challenger and why
+  Evidently UI  {config.evidently_url}
+                drift of each model's features and predictions over time
+  dbt docs      {config.docs_url}
   MinIO console http://127.0.0.1:{config.minio_console_port}
                 login: {config.secrets["minio_root_user"]} / {config.secrets["minio_root_password"]}
   MinIO API     http://127.0.0.1:{config.minio_port} (pipelines use the
@@ -171,7 +182,7 @@ def create_pools() -> None:
 
 def status() -> None:
     config = localstack.StackConfig.load(local_state_dir())
-    for name in ("postgres", "minio", "airflow", "dbt-docs"):
+    for name in ("postgres", "minio", "mlflow", "evidently", "airflow", "dbt-docs"):
         pid = config.service(name).pid()
         print(f"{name:9} {'running, pid ' + str(pid) if pid else 'stopped'}")
     if config.service("airflow").pid():
@@ -333,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             "install-extensions",
             "provision",
             "create-pools",
+            "ensure-chromium",
         ],
     )
     args = parser.parse_args(argv)
@@ -356,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
             provision_from_env()
         elif args.command == "create-pools":
             create_pools()
+        elif args.command == "ensure-chromium":
+            print(localstack.chromium_binary())
         elif args.command == "install-extensions":
             from fieldhouse.lake import install_duckdb_extensions
 

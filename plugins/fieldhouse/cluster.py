@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -118,6 +117,8 @@ def _localize(text: str, config: ClusterConfig) -> str:
         ("http://minio:9000", f"http://127.0.0.1:{config.minio_port}"),
         ("minio:9000", f"127.0.0.1:{config.minio_port}"),
         ("http://airflow-apiserver:8080", config.airflow_url),
+        ("http://mlflow:5000", config.mlflow_url),
+        ("http://evidently:8000", config.evidently_url),
         ("/opt/fieldhouse/state", str(config.home)),
         ("/opt/fieldhouse/", f"{REPO_ROOT}/"),
     ]
@@ -139,6 +140,9 @@ def compose_values(config: ClusterConfig) -> dict[str, str]:
         "MINIO_ROOT_PASSWORD": config.secrets["minio_root_password"],
         "FIELDHOUSE_PUBLIC_DOCS_URL": f"http://127.0.0.1:{config.docs_port}",
         "FIELDHOUSE_PUBLIC_MINIO_CONSOLE_URL": f"http://127.0.0.1:{config.minio_console_port}",
+        "FIELDHOUSE_PUBLIC_MLFLOW_URL": config.mlflow_url,
+        "FIELDHOUSE_PUBLIC_EVIDENTLY_URL": config.evidently_url,
+        "EVIDENTLY_SECRET": config.secrets["evidently_secret"],
         # Demo data on, as in the embedded stack; FIELDHOUSE_SIMULATORS=off turns it off.
         "FIELDHOUSE_SIMULATORS": os.environ.get("FIELDHOUSE_SIMULATORS", "on"),
     }
@@ -204,25 +208,8 @@ def service_command(name: str) -> list[str]:
 
 
 def redis_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        log.info("installing redis-server from Debian's packages ...")
-        for argv in (
-            ["apt-get", "install", "-y", "-q", "redis-server"],
-            ["apt-get", "update", "-q"],
-            ["apt-get", "install", "-y", "-q", "redis-server"],
-        ):
-            done = subprocess.run(argv, capture_output=True, text=True)
-            if done.returncode == 0 and argv[1] == "install":
-                break
-        found = shutil.which("redis-server")
-        if found:
-            return found
-    raise StackError(
-        "redis-server (Celery's broker in the cluster profile) is not installed: "
-        "apt-get install redis-server"
+    return localstack.debian_program(
+        "redis-server", "redis-server", "Celery's broker in the cluster profile"
     )
 
 
@@ -349,6 +336,15 @@ def wait_for_workers(config: ClusterConfig, timeout: float = 180) -> None:
     raise StackError(f"Celery workers did not answer within {timeout:.0f}s: {answered.strip()}")
 
 
+def mlflow_backend_store(config: ClusterConfig) -> str:
+    """The backend store of compose's ``mlflow`` service, on this machine's PostgreSQL.
+
+    Without a password: the server's libpq takes it from ``PGPASSWORD``.
+    """
+    command = compose()["services"]["mlflow"]["command"]
+    return _localize(command[command.index("--backend-store-uri") + 1], config)
+
+
 def start_cluster(config: ClusterConfig) -> None:
     """Start every part of the cluster profile, in dependency order; reuse what runs."""
     from fieldhouse.lake import install_duckdb_extensions
@@ -358,13 +354,17 @@ def start_cluster(config: ClusterConfig) -> None:
         "PostgreSQL on 127.0.0.1:%d (Airflow's metadata, the lake catalog) ...",
         config.postgres_port,
     )
-    localstack.start_postgres(config, databases=("airflow", localstack.LAKE_DATABASE))
+    localstack.start_postgres(config, databases=("airflow", localstack.LAKE_DATABASE, "mlflow"))
     log.info("Redis on 127.0.0.1:%d ...", config.redis_port)
     start_redis(config)
     drives = minio_drive_count()
     log.info("MinIO on 127.0.0.1:%d, erasure-coded over %d drives ...", config.minio_port, drives)
     localstack.start_minio(config, drives=drives)
     localstack.provision_minio(config)
+    log.info("MLflow on %s (runs and versions in PostgreSQL) ...", config.mlflow_url)
+    localstack.start_mlflow(config, backend_store=mlflow_backend_store(config))
+    log.info("Evidently UI on %s ...", config.evidently_url)
+    localstack.start_evidently(config)
     log.info("airflow-init: database migration, pools ...")
     init_airflow(config)
     for name in AIRFLOW_COMPONENTS:
@@ -382,7 +382,16 @@ def start_cluster(config: ClusterConfig) -> None:
 
 def cluster_services(config: ClusterConfig) -> list[str]:
     workers = [f"airflow-worker-{i}" for i in range(1, WORKERS + 1)]
-    return ["dbt-docs", *workers, *reversed(AIRFLOW_COMPONENTS), "minio", "redis", "postgres"]
+    return [
+        "dbt-docs",
+        *workers,
+        *reversed(AIRFLOW_COMPONENTS),
+        "evidently",
+        "mlflow",
+        "minio",
+        "redis",
+        "postgres",
+    ]
 
 
 def stop_cluster(config: ClusterConfig) -> list[str]:

@@ -1,4 +1,4 @@
-"""The embedded stack: MinIO, PostgreSQL, Airflow standalone and dbt docs as local processes.
+"""The embedded stack: MinIO, PostgreSQL, Airflow, MLflow, Evidently, dbt docs as local processes.
 
 ``make up`` and the test fixtures both start services through this module, so the
 way a newcomer runs the platform is the way the tests run it. Every service keeps
@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -46,6 +47,41 @@ def minio_binary() -> Path:
         return Path(override)
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     return cache / "fieldhouse" / "minio" / MINIO_VERSION / "minio"
+
+
+def debian_program(program: str, package: str, why: str) -> str:
+    """The path of ``program``, installed from Debian's ``package`` when missing and allowed.
+
+    Installs only as root with apt-get (tries the package lists as they are
+    first, then refreshed); otherwise raises one line saying what to install.
+    """
+    found = shutil.which(program)
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        log.info("installing %s from Debian's packages ...", package)
+        for argv in (
+            ["apt-get", "install", "-y", "-q", package],
+            ["apt-get", "update", "-q"],
+            ["apt-get", "install", "-y", "-q", package],
+        ):
+            done = subprocess.run(argv, capture_output=True, text=True)
+            if done.returncode == 0 and argv[1] == "install":
+                break
+        found = shutil.which(program)
+        if found:
+            return found
+    raise StackError(f"{program} ({why}) is not installed: apt-get install {package}")
+
+
+def chromium_binary() -> str:
+    """The system Chromium the browser tests drive (``FIELDHOUSE_CHROMIUM`` to choose another)."""
+    chosen = os.environ.get("FIELDHOUSE_CHROMIUM")
+    if chosen:
+        if not Path(chosen).exists():
+            raise StackError(f"FIELDHOUSE_CHROMIUM={chosen} does not exist")
+        return chosen
+    return debian_program("chromium", "chromium", "the browser the UI tests drive")
 
 
 def free_port() -> int:
@@ -158,6 +194,8 @@ class StackConfig:
     airflow_port: int = 8080
     docs_port: int = 8081
     postgres_port: int = 5433
+    mlflow_port: int = 5000
+    evidently_port: int = 8000
     secrets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -177,6 +215,8 @@ class StackConfig:
             "postgres_password": lambda: secrets.token_urlsafe(18),
             # A Fernet key (32 random bytes, URL-safe base64) for the cluster profile.
             "airflow_fernet_key": lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            # Writes to the Evidently UI's workspace need it; reading the UI does not.
+            "evidently_secret": lambda: secrets.token_urlsafe(18),
         }
         missing = {name: make() for name, make in wanted.items() if name not in stored}
         if missing:
@@ -189,6 +229,8 @@ class StackConfig:
             "airflow_port": "FIELDHOUSE_AIRFLOW_PORT",
             "docs_port": "FIELDHOUSE_DOCS_PORT",
             "postgres_port": "FIELDHOUSE_POSTGRES_PORT",
+            "mlflow_port": "FIELDHOUSE_MLFLOW_PORT",
+            "evidently_port": "FIELDHOUSE_EVIDENTLY_PORT",
         }
         chosen = {
             name: ports.get(name)
@@ -224,6 +266,18 @@ class StackConfig:
         return f"http://127.0.0.1:{self.airflow_port}"
 
     @property
+    def mlflow_url(self) -> str:
+        return f"http://127.0.0.1:{self.mlflow_port}"
+
+    @property
+    def evidently_url(self) -> str:
+        return f"http://127.0.0.1:{self.evidently_port}"
+
+    @property
+    def docs_url(self) -> str:
+        return f"http://127.0.0.1:{self.docs_port}"
+
+    @property
     def postgres_dir(self) -> Path:
         return self.home / "postgres"
 
@@ -257,6 +311,11 @@ class StackConfig:
             # dbt writes its artifacts beside the stack, not into the repository.
             "DBT_TARGET_PATH": str(dbt_target_dir(self)),
             "DBT_LOG_PATH": str(self.home / "dbt" / "logs"),
+            # The model registry and tracking store (MLflow's own variable).
+            "MLFLOW_TRACKING_URI": self.mlflow_url,
+            # Where drift checks file their snapshots (the Evidently UI's API).
+            "FIELDHOUSE_EVIDENTLY_URL": self.evidently_url,
+            "FIELDHOUSE_EVIDENTLY_SECRET": self.secrets["evidently_secret"],
         }
 
     def airflow_env(self) -> dict[str, str]:
@@ -294,7 +353,9 @@ class StackConfig:
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
             f"AIRFLOW_CONN_{MINIO_CONN_ID.upper()}": json.dumps(connection),
             # Read by plugins/fieldhouse_links.py for the UI's navigation links.
-            "FIELDHOUSE_DOCS_URL": f"http://127.0.0.1:{self.docs_port}",
+            "FIELDHOUSE_DOCS_URL": self.docs_url,
+            "FIELDHOUSE_MLFLOW_URL": self.mlflow_url,
+            "FIELDHOUSE_EVIDENTLY_UI_URL": self.evidently_url,
             "FIELDHOUSE_MINIO_CONSOLE_URL": f"http://127.0.0.1:{self.minio_console_port}",
             "PYTHONPATH": os.pathsep.join(
                 p for p in (str(REPO_ROOT / "plugins"), os.environ.get("PYTHONPATH")) if p
@@ -622,9 +683,97 @@ def start_docs(config: StackConfig, target_dir: Path) -> None:
     wait_for_http(f"http://127.0.0.1:{config.docs_port}/", 30, what="dbt docs", service=service)
 
 
+# --- MLflow and the Evidently UI ---------------------------------------------------
+
+MLFLOW_ARTIFACTS = "s3://models/mlflow"
+
+
+def mlflow_server_env(settings: StorageSettings) -> dict[str, str]:
+    """What MLflow's server needs to keep artifacts in MinIO, as the pipeline account."""
+    return {
+        "AWS_ACCESS_KEY_ID": settings.access_key,
+        "AWS_SECRET_ACCESS_KEY": settings.secret_key,
+        "AWS_DEFAULT_REGION": settings.region,
+        "MLFLOW_S3_ENDPOINT_URL": settings.url,
+        # MinIO speaks plain HTTP on loopback and has no notion of S3's checksums.
+        "MLFLOW_S3_IGNORE_TLS": "true",
+    }
+
+
+def start_mlflow(config: StackConfig, backend_store: str | None = None) -> None:
+    """Serve MLflow's tracking server, model registry and UI on loopback.
+
+    Runs and versions live in ``backend_store`` (default: SQLite under the
+    stack's home; the cluster profile passes its PostgreSQL); artifacts in
+    the ``models`` bucket, which the server writes for its clients, so a task
+    needs only the server's URL.
+    """
+    service = config.service("mlflow")
+    if service.pid() is None:
+        if port_open(config.mlflow_port):
+            raise StackError(f"port {config.mlflow_port} is taken; set FIELDHOUSE_MLFLOW_PORT")
+        folder = config.home / "mlflow"
+        folder.mkdir(parents=True, exist_ok=True)
+        backend = backend_store or f"sqlite:///{folder / 'mlflow.db'}"
+        bin_dir = Path(sys.executable).parent
+        service.start(
+            [
+                str(bin_dir / "mlflow"),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(config.mlflow_port),
+                "--workers",
+                "1",
+                "--backend-store-uri",
+                backend,
+                "--artifacts-destination",
+                MLFLOW_ARTIFACTS,
+                "--serve-artifacts",
+            ],
+            {**os.environ, **mlflow_server_env(config.pipeline_settings)},
+            cwd=folder,
+        )
+    wait_for_http(f"{config.mlflow_url}/health", 120, what="MLflow", service=service)
+
+
+def evidently_workspace(config: StackConfig) -> Path:
+    return config.home / "evidently"
+
+
+def start_evidently(config: StackConfig) -> None:
+    """Serve the Evidently UI over the stack's workspace (drift snapshots per model)."""
+    service = config.service("evidently")
+    if service.pid() is None:
+        if port_open(config.evidently_port):
+            raise StackError(
+                f"port {config.evidently_port} is taken; set FIELDHOUSE_EVIDENTLY_PORT"
+            )
+        workspace = evidently_workspace(config)
+        workspace.mkdir(parents=True, exist_ok=True)
+        bin_dir = Path(sys.executable).parent
+        service.start(
+            [
+                str(bin_dir / "evidently"),
+                "ui",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(config.evidently_port),
+                "--workspace",
+                str(workspace),
+            ],
+            # In the environment, not on the command line where `ps` shows it.
+            {**os.environ, "EVIDENTLY_SECRET": config.secrets["evidently_secret"]},
+            cwd=workspace,
+        )
+    wait_for_http(f"{config.evidently_url}/", 120, what="Evidently UI", service=service)
+
+
 def stop_all(config: StackConfig) -> list[str]:
     stopped = []
-    for name in ("dbt-docs", "airflow", "minio", "postgres"):
+    for name in ("dbt-docs", "evidently", "mlflow", "airflow", "minio", "postgres"):
         # SIGINT is PostgreSQL's fast shutdown: it ends open sessions, then stops.
         sig = signal.SIGINT if name == "postgres" else signal.SIGTERM
         if config.service(name).stop(sig=sig):

@@ -22,8 +22,9 @@ import pytest
 
 from fieldhouse.config import StorageSettings
 from fieldhouse.ingest.feeds import ingest_dataset_hour
-from fieldhouse.storage.keys import Bucket, Interval, LandingArea
+from fieldhouse.storage.keys import Interval, LandingArea
 from fieldhouse.storage.objects import ObjectStore
+from tests.zones import empty_zones
 
 pytestmark = [pytest.mark.integration, pytest.mark.acceptance]
 
@@ -57,10 +58,7 @@ def trained(nab: Path, minio_server: StorageSettings) -> dict:
     from fieldhouse.ml import registry
     from fieldhouse.ml.training import SENSOR_ANOMALY_MODEL, retrain, score_with_champion
 
-    store = ObjectStore(minio_server)
-    for bucket in set(Bucket) - {Bucket.LAKE}:
-        for obj in store.list(bucket, ""):
-            store.delete(obj.key)
+    store = empty_zones(minio_server)
     store.put_bytes(
         LandingArea("nab_machine").incoming(SERIES_FILE), (nab / SERIES_FILE).read_bytes()
     )
@@ -72,8 +70,8 @@ def trained(nab: Path, minio_server: StorageSettings) -> dict:
     windows = ingest_dataset_hour(store, "sensors.anomaly_windows", HOUR)
     build_domains(minio_server, ["sensors"])
 
-    outcome = retrain(store, minio_server, SENSOR_ANOMALY_MODEL, score=False)
-    scores = score_with_champion(store, minio_server, SENSOR_ANOMALY_MODEL)
+    outcome = retrain(minio_server, SENSOR_ANOMALY_MODEL, score=False)
+    scores = score_with_champion(minio_server, SENSOR_ANOMALY_MODEL)
     with duckdb_connect(minio_server) as con:
         table = con.execute(
             "select source, device_id, metric, event_hour, is_anomaly, model_version "
@@ -85,7 +83,7 @@ def trained(nab: Path, minio_server: StorageSettings) -> dict:
         "outcome": outcome,
         "scores": scores,
         "table": table,
-        "card": registry.card(store, SENSOR_ANOMALY_MODEL),
+        "card": registry.card(SENSOR_ANOMALY_MODEL),
     }
 
 
@@ -163,10 +161,10 @@ def test_training_can_be_limited_to_chosen_sources(trained, minio_server) -> Non
 
     store = ObjectStore(minio_server)
     with pytest.raises(tabular.NotEnoughData, match="no rows"):
-        retrain(store, minio_server, SENSOR_ANOMALY_MODEL, score=False, sources=["elsewhere"])
+        retrain(minio_server, SENSOR_ANOMALY_MODEL, score=False, sources=["elsewhere"])
     chosen = retrain(
         store, minio_server, SENSOR_ANOMALY_MODEL, score=False, sources=["nab_machine_temperature"]
     )
-    card = registry.card(store, SENSOR_ANOMALY_MODEL, chosen["version"])
+    card = registry.card(SENSOR_ANOMALY_MODEL, chosen["version"])
     assert card["chosen_sources"] == card["sources"] == ["nab_machine_temperature"]
     assert chosen["metrics"] == trained["card"]["metrics"]

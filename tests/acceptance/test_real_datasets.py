@@ -30,6 +30,7 @@ from fieldhouse.ingest.partitions import Manifest
 from fieldhouse.storage.keys import Bucket, Interval, LandingArea
 from fieldhouse.storage.objects import ObjectStore
 from tests.integration.objects import read_all
+from tests.zones import empty_zones
 
 pytestmark = [pytest.mark.integration, pytest.mark.acceptance]
 
@@ -98,10 +99,7 @@ def lake(datasets_dir: Path, minio_server: StorageSettings) -> Lake:
     """All four data sets landed hour by hour into an emptied MinIO, then one dbt build."""
     from fieldhouse.lake import duckdb_connect, run_dbt
 
-    store = ObjectStore(minio_server)
-    for bucket in set(Bucket) - {Bucket.LAKE}:
-        for obj in store.list(bucket, ""):
-            store.delete(obj.key)
+    store = empty_zones(minio_server)
     contracts = load_contracts()
     landed = {
         name: _land(store, datasets_dir, contracts[name], files, HOURS[name])

@@ -155,11 +155,13 @@ def test_market_ingestion_runs_in_airflow_and_publishes_each_feed(
         assert scans["rows_written"] > 0
 
 
-def test_the_ui_links_to_dbt_docs_and_the_minio_console(airflow, stack_config) -> None:
+def test_the_ui_links_to_the_platform_s_other_uis(airflow, stack_config) -> None:
     plugins = airflow.get("/api/v2/plugins")["plugins"]
     [links] = [p for p in plugins if p["name"] == "fieldhouse_links"]
     hrefs = {v["name"]: v["href"] for v in links["external_views"]}
     assert hrefs == {
+        "MLflow models": stack_config.mlflow_url,
+        "Evidently drift": stack_config.evidently_url,
         "dbt docs": f"http://127.0.0.1:{stack_config.docs_port}",
         "MinIO console": f"http://127.0.0.1:{stack_config.minio_console_port}",
     }

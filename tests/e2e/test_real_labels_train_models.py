@@ -69,10 +69,10 @@ def test_labels_sent_by_a_user_train_promote_and_score_in_airflow(airflow, store
     from fieldhouse.lake import duckdb_connect
     from fieldhouse.ml import registry
 
-    trained = registry.card(store, "sensor_anomaly", outcome["version"])
+    trained = registry.card("sensor_anomaly", outcome["version"])
     assert trained["label_mode"].startswith("labelled"), trained["label_mode"]
     assert trained["sources"] == [SOURCE]
-    champion = registry.card(store, "sensor_anomaly")
+    champion = registry.card("sensor_anomaly")
     with duckdb_connect(store.settings) as con:
         scored, versions = con.execute(
             "select count(*), list(distinct model_version) "

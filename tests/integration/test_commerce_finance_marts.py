@@ -21,13 +21,13 @@ from fieldhouse.storage.keys import (
     FINANCE_CHARGEBACKS,
     FINANCE_TRANSACTION_LABELS,
     FINANCE_TRANSACTIONS,
-    Bucket,
     Dataset,
     Interval,
     LandingArea,
 )
 from fieldhouse.storage.objects import ObjectStore
 from fieldhouse.storage.parquet import from_parquet_bytes
+from tests.zones import empty_zones
 
 pytestmark = pytest.mark.integration
 
@@ -100,10 +100,7 @@ def built(minio_server):
     """Both domains ingested into a fresh MinIO, then their models built and tested."""
     from fieldhouse.lake import duckdb_connect, run_dbt
 
-    store = ObjectStore(minio_server)
-    for bucket in set(Bucket) - {Bucket.LAKE}:
-        for obj in store.list(bucket, ""):
-            store.delete(obj.key)
+    store = empty_zones(minio_server)
     # The two domains are independent: ingest them side by side.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:

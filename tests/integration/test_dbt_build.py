@@ -21,6 +21,7 @@ from fieldhouse.ingest.sources import (
 from fieldhouse.storage.keys import SENSOR_READINGS, Bucket, Interval
 from fieldhouse.storage.objects import ObjectStore
 from fieldhouse.storage.parquet import from_parquet_bytes
+from tests.zones import empty_zones
 
 pytestmark = pytest.mark.integration
 
@@ -37,10 +38,7 @@ def built_lake(minio_server):
     """Three hours of each source ingested into a fresh MinIO, then one `dbt build`."""
     from fieldhouse.lake import run_dbt
 
-    store = ObjectStore(minio_server)
-    for bucket in set(Bucket) - {Bucket.LAKE}:
-        for obj in store.list(bucket, ""):
-            store.delete(obj.key)
+    store = empty_zones(minio_server)
     manifests = ingest_source(store, SENSORS, WINDOW, OPTIONS)["readings"]
     ingest_source(store, PRICES, PRICE_WINDOW, PriceRunOptions(seed=5))
     commerce = CommerceRunOptions(orders_per_hour=5, include_landing=False)
@@ -150,10 +148,7 @@ def test_expiring_snapshots_keeps_the_marts_and_frees_old_files(built_lake, mini
 def test_only_domains_with_raw_data_are_built(minio_server) -> None:
     from fieldhouse.lake import build_domains, domains_with_data
 
-    store = ObjectStore(minio_server)
-    for bucket in set(Bucket) - {Bucket.LAKE}:
-        for obj in store.list(bucket, ""):
-            store.delete(obj.key)
+    store = empty_zones(minio_server)
     assert domains_with_data(store) == []
     assert build_domains(minio_server, []) is None
 
@@ -169,10 +164,7 @@ def test_domains_build_in_dbt_processes_of_their_own(minio_server) -> None:
     """Two domains, two dbt processes at once: a failing one names its nodes, the other builds."""
     from fieldhouse.lake import DbtRunError, build_domains
 
-    store = ObjectStore(minio_server)
-    for bucket in set(Bucket) - {Bucket.LAKE}:
-        for obj in store.list(bucket, ""):
-            store.delete(obj.key)
+    store = empty_zones(minio_server)
     ingest_source(store, SENSORS, WINDOW, OPTIONS)
 
     # No price bars yet: the market process fails on its empty source, sensors' does not.

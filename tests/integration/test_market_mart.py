@@ -10,9 +10,9 @@ import pytest
 
 from fieldhouse.ingest.feeds import ingest_source
 from fieldhouse.ingest.sources import PRICES, PriceRunOptions
-from fieldhouse.storage.keys import MARKET_PRICE_BARS, Bucket, Interval
-from fieldhouse.storage.objects import ObjectStore
+from fieldhouse.storage.keys import MARKET_PRICE_BARS, Interval
 from fieldhouse.storage.parquet import from_parquet_bytes
+from tests.zones import empty_zones
 
 pytestmark = pytest.mark.integration
 
@@ -27,10 +27,7 @@ def built_market(minio_server):
     """The window's bars ingested into a fresh MinIO, then the market models built."""
     from fieldhouse.lake import duckdb_connect, run_dbt
 
-    store = ObjectStore(minio_server)
-    for bucket in set(Bucket) - {Bucket.LAKE}:
-        for obj in store.list(bucket, ""):
-            store.delete(obj.key)
+    store = empty_zones(minio_server)
     ingest_source(store, PRICES, WINDOW, OPTIONS)
     result = run_dbt(["build", "--select", "+fct_market_daily"], minio_server)
     with duckdb_connect(minio_server) as con:

@@ -17,12 +17,12 @@ from fieldhouse.storage.keys import (
     COMMERCE_ORDERS,
     COMMERCE_SHIPMENT_EVENTS,
     COMMERCE_SHIPMENTS,
-    Bucket,
     Dataset,
     Interval,
 )
 from fieldhouse.storage.objects import ObjectStore
 from fieldhouse.storage.parquet import to_parquet_bytes
+from tests.zones import empty_zones
 
 pytestmark = pytest.mark.integration
 
@@ -154,10 +154,7 @@ def lake(minio_server):
     """The raw commerce datasets written directly, then `dbt build` of tag commerce."""
     from fieldhouse.lake import duckdb_connect, run_dbt
 
-    store = ObjectStore(minio_server)
-    for bucket in set(Bucket) - {Bucket.LAKE}:
-        for obj in store.list(bucket, ""):
-            store.delete(obj.key)
+    store = empty_zones(minio_server)
     rng = np.random.default_rng(23)
     orders = _orders(rng, 110)
     old, new = orders.iloc[:60], orders.iloc[60:]

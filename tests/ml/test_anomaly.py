@@ -19,8 +19,9 @@ from fieldhouse.ml.anomaly import (
     split_by_time,
     train_anomaly_model,
 )
-from fieldhouse.storage.keys import Bucket, Interval
+from fieldhouse.storage.keys import Interval
 from fieldhouse.storage.objects import ObjectStore
+from tests.zones import empty_zones
 
 pytestmark = pytest.mark.integration
 
@@ -34,10 +35,7 @@ def lake_features(minio_server) -> tuple[pd.DataFrame, int]:
     """The features after ingesting WINDOW and building the sensor models, and the snapshot id."""
     from fieldhouse.lake import build_domains, duckdb_connect
 
-    store = ObjectStore(minio_server)
-    for bucket in set(Bucket) - {Bucket.LAKE}:
-        for obj in store.list(bucket, ""):
-            store.delete(obj.key)
+    store = empty_zones(minio_server)
     ingest_source(store, SENSORS, WINDOW, OPTIONS)
     build_domains(minio_server, ["sensors"])
     with duckdb_connect(minio_server) as con:
@@ -106,17 +104,16 @@ def test_registered_detector_round_trips(store: ObjectStore, lake_features, trai
     features, snapshot = lake_features
     detector, metrics, fingerprint = trained
     card = registry.register(
-        store,
         "sensor_anomaly",
         detector,
         model_card_fields(detector, metrics, fingerprint, snapshot),
     )
-    decision = registry.promote_if_better(store, "sensor_anomaly", card["version"], "f1")
+    decision = registry.promote_if_better("sensor_anomaly", card["version"], "f1")
 
     assert decision.promoted
     assert card["lake_snapshot_id"] == snapshot
     assert card["eval_fingerprint"] == fingerprint
-    loaded = registry.load(store, "sensor_anomaly")
+    loaded = registry.load("sensor_anomaly")
     np.testing.assert_array_equal(loaded.predict(features), detector.predict(features))
 
 
@@ -124,22 +121,18 @@ def test_retraining_registers_then_keeps_an_equal_champion(lake_features, minio_
     from fieldhouse.ml import registry
     from fieldhouse.ml.training import SENSOR_ANOMALY_MODEL, retrain
 
-    store = ObjectStore(minio_server)
-    for obj in store.list(Bucket.MODELS, ""):
-        store.delete(obj.key)
+    empty_zones(minio_server)
 
-    first = retrain(store, minio_server, SENSOR_ANOMALY_MODEL, margin=0.01)
+    first = retrain(minio_server, SENSOR_ANOMALY_MODEL, margin=0.01)
     assert first["promoted"] and "no champion yet" in first["reason"]
-    assert registry.champion_version(store, SENSOR_ANOMALY_MODEL) == first["version"]
+    assert registry.champion_version(SENSOR_ANOMALY_MODEL) == first["version"]
 
     # Same snapshot, same seed: the challenger equals the champion, so it stays.
-    second = retrain(store, minio_server, SENSOR_ANOMALY_MODEL, margin=0.01)
+    second = retrain(minio_server, SENSOR_ANOMALY_MODEL, margin=0.01)
     assert not second["promoted"]
     assert "re-scored on the challenger's evaluation data" in second["reason"]
-    assert registry.champion_version(store, SENSOR_ANOMALY_MODEL) == first["version"]
-    assert registry.versions(store, SENSOR_ANOMALY_MODEL) == sorted(
-        [first["version"], second["version"]]
-    )
+    assert registry.champion_version(SENSOR_ANOMALY_MODEL) == first["version"]
+    assert registry.versions(SENSOR_ANOMALY_MODEL) == [first["version"], second["version"]]
 
 
 def test_a_rerun_of_a_scheduled_run_registers_nothing_new(lake_features, minio_server) -> None:
@@ -147,11 +140,10 @@ def test_a_rerun_of_a_scheduled_run_registers_nothing_new(lake_features, minio_s
     from fieldhouse.ml import registry
     from fieldhouse.ml.training import SENSOR_ANOMALY_MODEL, retrain
 
-    store = ObjectStore(minio_server)
     key = "2026-11-23T03:00:00+00:00"
-    first = retrain(store, minio_server, SENSOR_ANOMALY_MODEL, score=False, run_key=key)
-    before = registry.versions(store, SENSOR_ANOMALY_MODEL)
-    again = retrain(store, minio_server, SENSOR_ANOMALY_MODEL, score=False, run_key=key)
+    first = retrain(minio_server, SENSOR_ANOMALY_MODEL, score=False, run_key=key)
+    before = registry.versions(SENSOR_ANOMALY_MODEL)
+    again = retrain(minio_server, SENSOR_ANOMALY_MODEL, score=False, run_key=key)
 
     assert again["rerun"] and again["version"] == first["version"]
-    assert registry.versions(store, SENSOR_ANOMALY_MODEL) == before
+    assert registry.versions(SENSOR_ANOMALY_MODEL) == before

@@ -141,32 +141,29 @@ def test_retraining_registers_keeps_replaces_and_scores(
     )
     weak, weak_metrics, weak_fingerprint = delivery.train_delivery_model(shuffled)
     weak_card = registry.register(
-        store,
         DELIVERY_TIME_MODEL,
         weak,
         delivery.model_card_fields(weak, weak_metrics, weak_fingerprint, 0, shuffled),
     )
-    registry.promote_if_better(store, DELIVERY_TIME_MODEL, weak_card["version"], delivery.METRIC)
+    registry.promote_if_better(DELIVERY_TIME_MODEL, weak_card["version"], delivery.METRIC)
 
-    first = retrain(store, minio_server, DELIVERY_TIME_MODEL, margin=0.01)
+    first = retrain(minio_server, DELIVERY_TIME_MODEL, margin=0.01)
     assert first["promoted"] and "challenger wins" in first["reason"], first["reason"]
     assert "lower is better" in first["reason"]
-    assert registry.champion_version(store, DELIVERY_TIME_MODEL) == first["version"]
-    card = registry.card(store, DELIVERY_TIME_MODEL)
+    assert registry.champion_version(DELIVERY_TIME_MODEL) == first["version"]
+    card = registry.card(DELIVERY_TIME_MODEL)
     assert card["metrics"] == pytest.approx(first["metrics"])
     assert card["lake_snapshot_id"] == first["lake_snapshot_id"]
     assert set(card["features"]) == set(delivery.FEATURES)
     assert card["parameters"]["max_iter"] == 100
     assert card["training_period"]["end"] == card["evaluation_period"]["start"]
-    decision = store.get_json(
-        registry.ModelRegistryKeys(DELIVERY_TIME_MODEL).decision(first["version"])
-    )
+    decision = registry.decision(DELIVERY_TIME_MODEL, first["version"])
     assert decision["champion_version"] == weak_card["version"]
 
     # Same snapshot and seed: the challenger ties the champion, which stays.
-    second = retrain(store, minio_server, DELIVERY_TIME_MODEL, margin=0.01)
+    second = retrain(minio_server, DELIVERY_TIME_MODEL, margin=0.01)
     assert not second["promoted"] and "not better" in second["reason"], second["reason"]
-    assert registry.champion_version(store, DELIVERY_TIME_MODEL) == first["version"]
+    assert registry.champion_version(DELIVERY_TIME_MODEL) == first["version"]
 
     assert second["scores"] == {
         "table": delivery.SCORES_TABLE,
@@ -211,20 +208,20 @@ def test_a_rerun_of_a_run_reuses_its_version_and_the_window_limits_training(
         con.execute(f"create or replace table {delivery.FEATURE_TABLE} as select * from frame")
 
     key = "2026-11-23T03:00:00+00:00"
-    first = retrain(store, minio_server, DELIVERY_TIME_MODEL, run_key=key, window_days=40)
-    again = retrain(store, minio_server, DELIVERY_TIME_MODEL, run_key=key, window_days=40)
+    first = retrain(minio_server, DELIVERY_TIME_MODEL, run_key=key, window_days=40)
+    again = retrain(minio_server, DELIVERY_TIME_MODEL, run_key=key, window_days=40)
 
     # Cleared and rerun: the same lake snapshot and window give back the first version.
     assert again["rerun"] and again["version"] == first["version"]
     assert again["reason"] == first["reason"]
-    assert registry.versions(store, DELIVERY_TIME_MODEL) == [first["version"]]
+    assert registry.versions(DELIVERY_TIME_MODEL) == [first["version"]]
     # The window: only the latest 40 of the 60 days were read; scores still cover every row.
-    card = registry.card(store, DELIVERY_TIME_MODEL, first["version"])
+    card = registry.card(DELIVERY_TIME_MODEL, first["version"])
     newest = features["ordered_at"].max()
     assert pd.Timestamp(card["training_period"]["start"]) > newest - pd.Timedelta(days=40)
     assert (card["run_key"], card["window_days"]) == (key, 40)
     assert first["scores"]["rows"] == len(features)
 
     # Another run (another logical date) trains a new version from the same data.
-    other = retrain(store, minio_server, DELIVERY_TIME_MODEL, run_key="2026-11-24T03:00:00+00:00")
+    other = retrain(minio_server, DELIVERY_TIME_MODEL, run_key="2026-11-24T03:00:00+00:00")
     assert other["version"] != first["version"] and "rerun" not in other

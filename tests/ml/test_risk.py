@@ -164,25 +164,24 @@ def test_retraining_registers_keeps_replaces_and_scores(
     )
     weak, weak_metrics, weak_fingerprint = risk.train_risk_model(shuffled)
     weak_card = registry.register(
-        store,
         TRANSACTION_RISK_MODEL,
         weak,
         risk.model_card_fields(weak, weak_metrics, weak_fingerprint, 0, shuffled),
     )
-    registry.promote_if_better(store, TRANSACTION_RISK_MODEL, weak_card["version"], risk.METRIC)
+    registry.promote_if_better(TRANSACTION_RISK_MODEL, weak_card["version"], risk.METRIC)
 
-    first = retrain(store, minio_server, TRANSACTION_RISK_MODEL, margin=0.01)
+    first = retrain(minio_server, TRANSACTION_RISK_MODEL, margin=0.01)
     assert first["promoted"] and "challenger wins" in first["reason"], first["reason"]
-    card = registry.card(store, TRANSACTION_RISK_MODEL)
+    card = registry.card(TRANSACTION_RISK_MODEL)
     assert card["version"] == first["version"]
     assert card["metrics"] == pytest.approx(first["metrics"])
     assert card["alert_rate"] == risk.ALERT_RATE and card["alert_threshold"] > 0
     assert set(card["features"]) == set(risk.FEATURES)
     assert card["eval_fingerprint"] != weak_card["eval_fingerprint"]
 
-    second = retrain(store, minio_server, TRANSACTION_RISK_MODEL, margin=0.01)
+    second = retrain(minio_server, TRANSACTION_RISK_MODEL, margin=0.01)
     assert not second["promoted"] and "not better" in second["reason"], second["reason"]
-    assert registry.champion_version(store, TRANSACTION_RISK_MODEL) == first["version"]
+    assert registry.champion_version(TRANSACTION_RISK_MODEL) == first["version"]
 
     assert second["scores"]["rows"] == len(features)
     with duckdb_connect(minio_server) as con:

@@ -41,7 +41,6 @@ def register_champion(
 ) -> str:
     """A champion of ``spec``'s model trained on [start, end); returns its version."""
     card = registry.register(
-        store,
         spec.model_name,
         DummyClassifier(),
         {
@@ -52,7 +51,7 @@ def register_champion(
             "eval_fingerprint": "probe",
         },
     )
-    registry.promote_if_better(store, spec.model_name, card["version"], "pr_auc")
+    registry.promote_if_better(spec.model_name, card["version"], "pr_auc")
     return card["version"]
 
 

@@ -233,8 +233,8 @@ def _register_champion(store, settings, job, window_days: float | None, **card) 
         "data_fingerprint": training.data_fingerprint(rows),
         **card,
     }
-    version = registry.register(store, job.name, DummyClassifier(), fields)["version"]
-    registry.promote_if_better(store, job.name, version, "pr_auc")
+    version = registry.register(job.name, DummyClassifier(), fields)["version"]
+    registry.promote_if_better(job.name, version, "pr_auc")
     return version
 
 
@@ -246,7 +246,7 @@ def _monitor(store, settings, spec, inputs, run_id: str, now: datetime):
     check = check_model_drift(store, settings, spec, run_id)
     assert check["drifted"] is True, check["reason"]
     [decision] = plan_retraining(
-        store, settings, [check], run_id, cooldown=COOLDOWN, now=now, inputs=inputs
+        settings, [check], run_id, cooldown=COOLDOWN, now=now, inputs=inputs
     )
     return decision
 

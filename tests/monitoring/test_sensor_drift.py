@@ -9,8 +9,8 @@ import pytest
 
 from fieldhouse.ingest.feeds import ingest_source
 from fieldhouse.ingest.sources import SENSORS, SensorRunOptions
-from fieldhouse.storage.keys import Bucket, Interval
-from fieldhouse.storage.objects import ObjectStore
+from fieldhouse.storage.keys import Interval
+from tests.zones import empty_zones
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +28,10 @@ def trained_lake(minio_server):
     from fieldhouse.lake import build_domains
     from fieldhouse.ml.training import SENSOR_ANOMALY_MODEL, retrain
 
-    store = ObjectStore(minio_server)
-    for bucket in set(Bucket) - {Bucket.LAKE}:
-        for obj in store.list(bucket, ""):
-            store.delete(obj.key)
+    store = empty_zones(minio_server)
     ingest_source(store, SENSORS, Interval(START, START + timedelta(hours=72)), OPTIONS)
     build_domains(minio_server, ["sensors"])
-    retrain(store, minio_server, SENSOR_ANOMALY_MODEL)
+    retrain(minio_server, SENSOR_ANOMALY_MODEL)
     return store
 
 

@@ -24,7 +24,6 @@ from fieldhouse.config import StorageSettings
 from fieldhouse.lake import table_exists
 from fieldhouse.ml import anomaly, delivery, registry, risk, tabular
 from fieldhouse.ml.scores import write_scores
-from fieldhouse.storage.objects import ObjectStore
 
 if TYPE_CHECKING:
     import duckdb
@@ -133,7 +132,6 @@ MODELS = tuple(JOBS)
 
 
 def retrain(
-    store: ObjectStore,
     settings: StorageSettings,
     model_name: str,
     *,
@@ -178,28 +176,26 @@ def retrain(
         "sources": sorted(features["source"].dropna().unique()) if "source" in features else None,
     }
     if run_key is not None:
-        earlier = _registered_under(store, job.name, provenance)
+        earlier = _registered_under(job.name, provenance)
         if earlier is not None:
             log.info("%s: %s already registered %s; not training again", job.name, run_key, earlier)
-            return _recorded_outcome(store, job, earlier, snapshot)
+            return _recorded_outcome(job, earlier, snapshot)
     challenger, metrics, fingerprint = job.train(features, random_state=random_state)
     card = registry.register(
-        store,
         job.name,
         challenger,
         {
             **job.card_fields(challenger, metrics, fingerprint, snapshot, features),
             **provenance,
         },
+        training_rows=features,
+        dataset_name=job.feature_table,
     )
-    if run_key is not None:
-        registry.record_run(store, job.name, run_key, card["version"])
     try:
-        champion: Any = registry.load(store, job.name)
+        champion: Any = registry.load(job.name)
     except registry.NoChampion:
         champion = None
     decision = registry.promote_if_better(
-        store,
         job.name,
         card["version"],
         job.metric,
@@ -221,7 +217,7 @@ def retrain(
         if decision.promoted:
             champion, champion_card = challenger, card
         else:
-            champion_card = registry.card(store, job.name)
+            champion_card = registry.card(job.name)
         result["scores"] = _write_champion_scores(settings, job, champion, champion_card, table)
     return result
 
@@ -268,24 +264,20 @@ def data_fingerprint(features: pd.DataFrame) -> str:
     return hashlib.sha256(rows.tobytes()).hexdigest()[:16]
 
 
-def _registered_under(
-    store: ObjectStore, model_name: str, provenance: dict[str, Any]
-) -> str | None:
+def _registered_under(model_name: str, provenance: dict[str, Any]) -> str | None:
     """The version this run registered before from the same window and data, if any."""
-    version = registry.run_version(store, model_name, provenance["run_key"])
+    version = registry.run_version(model_name, provenance["run_key"])
     if version is None:
         return None
-    card = registry.card(store, model_name, version)
-    return version if all(card.get(n) == v for n, v in provenance.items()) else None
+    card = registry.card(model_name, version)
+    same = all(card.get(n) == v for n, v in provenance.items())
+    # A version registered but never judged (the run died in between) is trained again.
+    return version if same and registry.decision(model_name, version) is not None else None
 
 
-def _recorded_outcome(
-    store: ObjectStore, job: ModelJob, version: str, snapshot: int
-) -> dict[str, Any]:
-    from fieldhouse.storage.keys import ModelRegistryKeys
-
-    card = registry.card(store, job.name, version)
-    decision = store.get_json(ModelRegistryKeys(job.name).decision(version))
+def _recorded_outcome(job: ModelJob, version: str, snapshot: int) -> dict[str, Any]:
+    card = registry.card(job.name, version)
+    decision = registry.decision(job.name, version) or {}
     return {
         "model_name": job.name,
         "version": version,
@@ -298,9 +290,7 @@ def _recorded_outcome(
     }
 
 
-def score_with_champion(
-    store: ObjectStore, settings: StorageSettings, model_name: str
-) -> dict[str, Any]:
+def score_with_champion(settings: StorageSettings, model_name: str) -> dict[str, Any]:
     """Score the current feature table of ``model_name`` with its champion, into the lake.
 
     Raises:
@@ -310,8 +300,8 @@ def score_with_champion(
     from fieldhouse.lake import duckdb_connect
 
     job = JOBS[model_name]
-    champion_card = registry.card(store, job.name)
-    champion = registry.load(store, job.name, champion_card["version"])
+    champion_card = registry.card(job.name)
+    champion = registry.load(job.name, champion_card["version"])
     with duckdb_connect(settings) as con:
         features = job.load_features(con, None)
     return _write_champion_scores(settings, job, champion, champion_card, features)

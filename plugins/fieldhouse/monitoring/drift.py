@@ -53,6 +53,8 @@ class DriftResult:
     per_column: dict[str, ColumnDrift]
     html: str = field(repr=False)
     summary: dict[str, Any]
+    # Evidently's own snapshot of the report, for the monitoring workspace.
+    snapshot: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,7 @@ def check_drift(
         per_column=per_column,
         html=snapshot.get_html_str(as_iframe=False),
         summary=summary,
+        snapshot=snapshot,
     )
 
 

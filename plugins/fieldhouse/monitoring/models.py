@@ -25,6 +25,7 @@ import pandas as pd
 
 from fieldhouse.config import StorageSettings
 from fieldhouse.monitoring.drift import check_drift, record_checks, write_report
+from fieldhouse.monitoring.workspace import publish_drift
 from fieldhouse.storage.objects import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def check_model_drift(
     """
     from fieldhouse.ml import registry
 
-    champion = registry.card(store, spec.model_name)
+    champion = registry.card(spec.model_name)
     window = pd.Timedelta(days=window_days or spec.window_days)
     frame = _load(settings, spec)
     moments = pd.to_datetime(frame[spec.time_column], utc=True)
@@ -135,10 +136,19 @@ def check_model_drift(
             rows_ref, rows_cur, columns, threshold=threshold, max_rows=max_rows, seed=seed
         )
         keys = write_report(store, f"{spec.model_name}-{question}", run_id, result)
+        checked_at = datetime.now(UTC)
+        publish_drift(
+            spec.model_name,
+            result.snapshot,
+            question=question,
+            run_id=run_id,
+            champion_version=champion["version"],
+            timestamp=checked_at,
+        )
         drifted_columns = sorted(c for c, v in result.per_column.items() if v.drifted)
         checks.append(
             {
-                "checked_at": datetime.now(UTC),
+                "checked_at": checked_at,
                 "run_id": run_id,
                 "model_name": spec.model_name,
                 "champion_version": champion["version"],

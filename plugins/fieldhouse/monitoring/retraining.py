@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from fieldhouse.config import StorageSettings
-from fieldhouse.storage.objects import ObjectStore
 
 if TYPE_CHECKING:
     import duckdb
@@ -249,7 +248,6 @@ def model_inputs() -> dict[str, ModelInputs]:
 
 
 def plan_retraining(
-    store: ObjectStore,
     settings: StorageSettings,
     checks: Sequence[Mapping[str, Any]],
     run_id: str,
@@ -273,7 +271,7 @@ def plan_retraining(
     with duckdb_connect(settings) as con:
         for check in checks:
             if check["drifted"]:
-                facts = gather_facts(store, con, inputs[check["model_name"]], now)
+                facts = gather_facts(con, inputs[check["model_name"]], now)
                 decision = decide(
                     facts, _triggers(con, facts.model_name), now=now, cooldown=cooldown
                 )
@@ -292,7 +290,6 @@ def plan_retraining(
 
 
 def gather_facts(
-    store: ObjectStore,
     con: duckdb.DuckDBPyConnection,
     inputs: ModelInputs,
     now: datetime,
@@ -306,7 +303,7 @@ def gather_facts(
     from fieldhouse.ml import registry, training
 
     job = inputs.job
-    card = registry.card(store, job.name)
+    card = registry.card(job.name)
     table = job.load_features(con, None)
     # Cut as retrain cuts it, so the two fingerprints are of comparable rows.
     features = training.latest_days(table, job.time_column, card.get("window_days"))

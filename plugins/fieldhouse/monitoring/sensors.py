@@ -15,6 +15,7 @@ import pandas as pd
 
 from fieldhouse.config import StorageSettings
 from fieldhouse.monitoring.drift import check_drift, record_checks, write_report
+from fieldhouse.monitoring.workspace import publish_drift
 from fieldhouse.storage.objects import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def check_sensor_feature_drift(
     from fieldhouse.ml import anomaly, registry
     from fieldhouse.ml.training import SENSOR_ANOMALY_MODEL
 
-    champion = registry.card(store, SENSOR_ANOMALY_MODEL)
+    champion = registry.card(SENSOR_ANOMALY_MODEL)
     period = champion["training_period"]
     with duckdb_connect(settings) as con:
         features = anomaly.load_features(con)
@@ -76,10 +77,19 @@ def check_sensor_feature_drift(
             method_threshold=DRIFT_METHOD_THRESHOLD,
         )
         keys = write_report(store, f"{SENSOR_ANOMALY_MODEL}-{metric}", run_id, result)
+        checked_at = datetime.now(UTC)
+        publish_drift(
+            SENSOR_ANOMALY_MODEL,
+            result.snapshot,
+            question=metric,
+            run_id=run_id,
+            champion_version=champion["version"],
+            timestamp=checked_at,
+        )
         drifted_columns = sorted(c for c, v in result.per_column.items() if v.drifted)
         checks.append(
             {
-                "checked_at": datetime.now(UTC),
+                "checked_at": checked_at,
                 "run_id": run_id,
                 "model_name": SENSOR_ANOMALY_MODEL,
                 "champion_version": champion["version"],
