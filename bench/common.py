@@ -117,7 +117,7 @@ def run_stage(
 
 @contextlib.contextmanager
 def own_minio(work: Path) -> Iterator[None]:
-    """Start MinIO and the lake catalog's PostgreSQL on free ports under ``work``.
+    """Start MinIO, the lake catalog's PostgreSQL, MLflow and Evidently on free ports.
 
     This process's environment points at them; spawned stages inherit it, so they
     all use this MinIO and its lake.
@@ -130,16 +130,21 @@ def own_minio(work: Path) -> Iterator[None]:
         minio_port=localstack.free_port(),
         minio_console_port=localstack.free_port(),
         postgres_port=localstack.free_port(),
+        mlflow_port=localstack.free_port(),
+        evidently_port=localstack.free_port(),
     )
     localstack.start_postgres(config)
     try:
         localstack.start_minio(config)
         try:
             localstack.provision_minio(config)
+            localstack.start_mlflow(config)
+            localstack.start_evidently(config)
             os.environ.update(config.pipeline_env())
             yield
         finally:
-            config.service("minio").stop()
+            for service in ("evidently", "mlflow", "minio"):
+                config.service(service).stop()
     finally:
         config.service("postgres").stop(sig=signal.SIGINT)
 

@@ -29,7 +29,35 @@ def compose() -> dict:
 
 def test_every_part_of_the_platform_is_a_service(compose) -> None:
     expected = {"postgres", "redis", "minio", "minio-init", "airflow-init", "dbt-docs"}
+    expected |= {"mlflow", "evidently"}
     assert expected | set(AIRFLOW_SERVICES) == set(compose["services"])
+
+
+def test_tasks_reach_mlflow_and_evidently_which_keep_their_state_in_postgres_and_minio(
+    compose,
+) -> None:
+    env = compose["services"]["airflow-worker"]["environment"]
+    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert env["FIELDHOUSE_EVIDENTLY_URL"] == "http://evidently:8000"
+    assert env["FIELDHOUSE_EVIDENTLY_SECRET"] == "${EVIDENTLY_SECRET:?set in .env}"
+    mlflow = compose["services"]["mlflow"]
+    command = mlflow["command"]
+    backend = command[command.index("--backend-store-uri") + 1]
+    assert backend.startswith("postgresql+psycopg2://fieldhouse@postgres:5432/mlflow")
+    assert "CREATE DATABASE mlflow" in (ROOT / "docker/postgres-init.sql").read_text()
+    assert command[command.index("--artifacts-destination") + 1] == localstack.MLFLOW_ARTIFACTS
+    assert mlflow["environment"]["AWS_ACCESS_KEY_ID"] == localstack.PIPELINE_USER
+    # Its Host check lets the workers in by the service's name.
+    assert "mlflow:5000" in command[command.index("--allowed-hosts") + 1].split(",")
+    evidently = compose["services"]["evidently"]
+    assert evidently["environment"]["EVIDENTLY_SECRET"] == "${EVIDENTLY_SECRET:?set in .env}"
+    for service in (mlflow, evidently):
+        assert "healthcheck" in service
+        assert service["image"] == compose["services"]["airflow-scheduler"]["image"]
+    # Every Airflow service waits for both.
+    for name in AIRFLOW_SERVICES:
+        needs = compose["services"][name]["depends_on"]
+        assert needs["mlflow"]["condition"] == needs["evidently"]["condition"] == "service_healthy"
 
 
 def test_airflow_runs_celery_on_postgres_and_redis(compose) -> None:

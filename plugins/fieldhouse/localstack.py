@@ -732,7 +732,12 @@ def start_mlflow(config: StackConfig, backend_store: str | None = None) -> None:
                 MLFLOW_ARTIFACTS,
                 "--serve-artifacts",
             ],
-            {**os.environ, **mlflow_server_env(config.pipeline_settings)},
+            {
+                **os.environ,
+                **mlflow_server_env(config.pipeline_settings),
+                # For a PostgreSQL backend store, whose URI carries no password.
+                "PGPASSWORD": config.secrets["postgres_password"],
+            },
             cwd=folder,
         )
     wait_for_http(f"{config.mlflow_url}/health", 120, what="MLflow", service=service)

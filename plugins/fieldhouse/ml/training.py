@@ -180,7 +180,9 @@ def retrain(
         if earlier is not None:
             log.info("%s: %s already registered %s; not training again", job.name, run_key, earlier)
             return _recorded_outcome(job, earlier, snapshot)
+    clock = _Clock()
     challenger, metrics, fingerprint = job.train(features, random_state=random_state)
+    clock.lap("train")
     card = registry.register(
         job.name,
         challenger,
@@ -191,6 +193,7 @@ def retrain(
         training_rows=features,
         dataset_name=job.feature_table,
     )
+    clock.lap("register")
     try:
         champion: Any = registry.load(job.name)
     except registry.NoChampion:
@@ -203,6 +206,7 @@ def retrain(
         margin=margin,
         champion_score=None if champion is None else job.champion_score(champion, features),
     )
+    clock.lap("compare_and_promote")
     log.info("%s %s: %s", job.name, card["version"], decision.reason)
     result = {
         "model_name": job.name,
@@ -219,7 +223,26 @@ def retrain(
         else:
             champion_card = registry.card(job.name)
         result["scores"] = _write_champion_scores(settings, job, champion, champion_card, table)
+        clock.lap("score")
+    result["seconds"] = clock.laps
+    log.info("%s: seconds per step %s", job.name, clock.laps)
     return result
+
+
+class _Clock:
+    """Seconds per step of a run, for its log and its result."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._now = time.perf_counter
+        self._last = self._now()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, step: str) -> None:
+        now = self._now()
+        self.laps[step] = round(now - self._last, 3)
+        self._last = now
 
 
 def of_sources(table: pd.DataFrame, sources: list[str] | None) -> pd.DataFrame:
