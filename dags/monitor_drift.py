@@ -15,9 +15,11 @@ data it was trained on, with Evidently's data-drift tests on seeded samples:
   the champion's risk scores in `fct_transaction_risk_scores`.
 
 Every check writes `report.html` (for people) and `report.json` (for machines)
-to `s3://reports/<model>-<check>/<run>/` and a row to the lake table
-`drift_checks`. A model without a champion or without data yet is skipped
-with the reason in the log.
+to `s3://reports/<model>-<check>/<run>/`, a row to the lake table
+`drift_checks`, and a snapshot to the model's project in the Evidently UI
+(**Browse → Evidently drift**), whose dashboard shows each check's drift share,
+drifted columns and per-column scores run after run. A model without a
+champion or without data yet is skipped with the reason in the log.
 
 #### When drift starts a retrain
 

@@ -3,14 +3,16 @@
 
 Retrains the platform's models on the current lake, keeps the better one in
 service and writes the champion's scores back to the lake. For each model, a
-run registers a new version in the model registry
-(`s3://models/<model>/versions/<version>/`: the artifact and a model card with
-metrics, parameters, features, training period, lake snapshot, library versions,
-code revision and the artifact's checksum), scores the champion on the
-challenger's held-out period and promotes the challenger only if it wins by the
-margin. The decision and its reason are stored beside the versions and shown in
-`retrain_and_promote`'s return value. Then `write_scores` scores the current
+run is an MLflow run (experiment = the model's name: parameters, held-out
+metrics, lake snapshot, the feature rows as a dataset input, the model with its
+signature and a model card) that registers a new version of the registered
+model of the same name. The champion is re-scored on the challenger's held-out
+period and the challenger promoted only if it wins by the margin; the aliases
+`champion` and `challenger` say which version is which, and the decision with
+its reason is on the version (description, `decision.*` tags) and the run, and
+in `retrain_and_promote`'s return value. Then `write_scores` scores the current
 feature table with the champion (new or kept) and replaces its scores table.
+Open **Browse → MLflow models** to see them.
 
 * Runs daily at 03:00 UTC (retraining on every hourly transform would churn
   versions without new information), and when `monitor_drift` finds drift, for
