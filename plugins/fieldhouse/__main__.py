@@ -45,8 +45,7 @@ def _write_env_file(config: localstack.StackConfig) -> Path:
     lines.append(
         f"export DBT_PROFILES_DIR={shlex.quote(str(localstack.REPO_ROOT / 'dbt_project'))}"
     )
-    path.write_text("\n".join(lines) + "\n")
-    path.chmod(0o600)
+    localstack.write_private(path, "\n".join(lines) + "\n")
     return path
 
 

@@ -49,6 +49,18 @@ def minio_binary() -> Path:
     return cache / "fieldhouse" / "minio" / MINIO_VERSION / "minio"
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by its owner only from the first byte on.
+
+    Not written and then locked: in between, anyone on the machine could read it.
+    """
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A file that existed keeps its mode through os.open; narrow it before writing.
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(text)
+
+
 def debian_program(program: str, package: str, why: str) -> str:
     """The path of ``program``, installed from Debian's ``package`` when missing and allowed.
 
@@ -221,8 +233,7 @@ class StackConfig:
         missing = {name: make() for name, make in wanted.items() if name not in stored}
         if missing:
             stored.update(missing)
-            secrets_file.write_text(json.dumps(stored, indent=2))
-            secrets_file.chmod(0o600)
+            write_private(secrets_file, json.dumps(stored, indent=2))
         env_port = {
             "minio_port": "FIELDHOUSE_MINIO_PORT",
             "minio_console_port": "FIELDHOUSE_MINIO_CONSOLE_PORT",
@@ -543,7 +554,7 @@ def _init_postgres(config: StackConfig, bin_dir: Path, prefix: list[str], data: 
     config.postgres_dir.mkdir(parents=True, exist_ok=True)
     _hand_to_account(config.postgres_dir, prefix)
     password_file = config.postgres_dir / "initdb-password"
-    password_file.write_text(config.secrets["postgres_password"] + "\n")
+    write_private(password_file, config.secrets["postgres_password"] + "\n")
     _hand_to_account(password_file, prefix)
     try:
         subprocess.run(
@@ -622,7 +633,7 @@ def start_airflow(
     service = config.service("airflow")
     config.airflow_home.mkdir(parents=True, exist_ok=True)
     passwords = config.airflow_home / "passwords.json"
-    passwords.write_text(json.dumps({"admin": config.secrets["airflow_password"]}))
+    write_private(passwords, json.dumps({"admin": config.secrets["airflow_password"]}))
     if service.pid() is None:
         if port_open(config.airflow_port):
             raise StackError(

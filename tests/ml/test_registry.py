@@ -251,3 +251,58 @@ def test_versions_evaluated_on_different_data_are_not_compared(store: ObjectStor
     assert registry.champion_version(MODEL) == champion
     recorded = registry.decision(MODEL, challenger)
     assert recorded["promoted"] is False and "refused" in recorded["reason"]
+
+
+def _tamper(store: ObjectStore, version: str) -> None:
+    key = _model_file(store, version)
+    body = bytearray(store.get_bytes(key))
+    body[-10] ^= 0xFF
+    store.put_bytes(key, bytes(body))
+
+
+def test_a_refused_champion_gives_way_to_the_previous_good_one(store: ObjectStore) -> None:
+    first = _register(store, 0.5)
+    registry.promote_if_better(MODEL, first, "f1")
+    second = _register(store, 0.7)
+    registry.promote_if_better(MODEL, second, "f1")
+    _tamper(store, second)
+
+    estimator, card = registry.load_champion(MODEL)
+
+    assert card["version"] == first
+    assert estimator.get_params()["C"] == 0.5
+    assert registry.champion_version(MODEL) == first
+    client = registry.client()
+    assert "refusing to load it" in client.get_model_version(MODEL, second).tags["refused"]
+    assert second in client.get_model_version(MODEL, first).tags["reinstated"]
+    # Refused once, never offered again: a later load goes straight to the good one.
+    assert registry.load_champion(MODEL)[1]["version"] == first
+
+
+def test_with_no_good_version_left_there_is_no_champion(store: ObjectStore) -> None:
+    only = _register(store, 0.5)
+    registry.promote_if_better(MODEL, only, "f1")
+    _tamper(store, only)
+
+    with pytest.raises(registry.NoChampion, match=f"version\\(s\\) {only} were refused"):
+        registry.load_champion(MODEL)
+    with pytest.raises(registry.NoChampion):
+        registry.champion_version(MODEL)
+    # The next challenger then takes over as the first champion would.
+    fresh = _register(store, 0.6)
+    assert registry.promote_if_better(MODEL, fresh, "f1").promoted
+
+
+def test_a_model_file_that_is_not_a_model_is_unreadable_not_a_crash(store: ObjectStore) -> None:
+    import hashlib
+
+    version = _register(store, 0.5)
+    key = _model_file(store, version)
+    junk = b"not a zip file at all"
+    store.put_bytes(key, junk)
+    registry.client().set_model_version_tag(
+        MODEL, version, "artifact_sha256", hashlib.sha256(junk).hexdigest()
+    )
+
+    with pytest.raises(registry.UnreadableModel, match="cannot be read"):
+        registry.load(MODEL, version)

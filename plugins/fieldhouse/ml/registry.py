@@ -109,6 +109,14 @@ class UntrustedModel(RegistryError):
     """A model file names types outside :data:`TRUSTED_TYPES`."""
 
 
+class UnreadableModel(RegistryError):
+    """A model file that passed its checks but cannot be read back (corrupt, or missing)."""
+
+
+# What makes a version unfit for service, as opposed to a registry that is down.
+REFUSALS = (ChecksumMismatch, UntrustedModel, UnreadableModel)
+
+
 class EvaluationMismatch(RegistryError):
     """Two versions were evaluated on different data, so their metrics do not compare."""
 
@@ -287,10 +295,70 @@ def load(model_name: str, version: str | None = None) -> Any:
                 f"{where}: {MODEL_FILE} has sha256 {actual}, the registry recorded "
                 f"{expected}; refusing to load it"
             )
-        untrusted = sorted(set(skops.io.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+        try:
+            named = set(skops.io.get_untrusted_types(file=path))
+        except Exception as exc:  # skops raises what zipfile and json raise on a bad file
+            raise UnreadableModel(f"{where}: {MODEL_FILE} cannot be read: {exc}") from exc
+        untrusted = sorted(named - set(TRUSTED_TYPES))
         if untrusted:
             raise UntrustedModel(f"{where}: the file names untrusted types {untrusted}")
-        return skops.io.load(path, trusted=list(TRUSTED_TYPES))
+        try:
+            return skops.io.load(path, trusted=list(TRUSTED_TYPES))
+        except Exception as exc:
+            raise UnreadableModel(f"{where}: {MODEL_FILE} cannot be read: {exc}") from exc
+
+
+def load_champion(model_name: str) -> tuple[Any, dict[str, Any]]:
+    """The champion's estimator and card; a champion that fails its checks is set aside.
+
+    When the champion is refused (its file or card changed in the bucket, a
+    file naming untrusted types, one that cannot be read), that version gets
+    the tag ``refused`` with the reason, and the ``champion`` alias moves back
+    to the newest earlier version that was promoted and still passes, noted
+    on that version. A registry that cannot be reached is not a refusal: its
+    error is raised as it is.
+
+    Raises:
+        NoChampion: there is no champion, or no promoted version passes.
+    """
+    mlflow_client = client()
+    version = champion_version(model_name)
+    refused: list[str] = []
+    for candidate in [version, *_earlier_champions(mlflow_client, model_name, version)]:
+        try:
+            found_card = card(model_name, candidate)
+            estimator = load(model_name, candidate)
+        except REFUSALS as exc:
+            log.error("%s version %s refused: %s", model_name, candidate, exc)
+            mlflow_client.set_model_version_tag(model_name, candidate, "refused", str(exc)[:4000])
+            refused.append(candidate)
+            continue
+        if refused:
+            reason = (
+                f"champion again: version(s) {', '.join(refused)} refused at load "
+                "(see their `refused` tag)"
+            )
+            log.warning("%s: %s; version %s is champion", model_name, reason, candidate)
+            mlflow_client.set_registered_model_alias(model_name, CHAMPION, candidate)
+            mlflow_client.set_model_version_tag(model_name, candidate, "reinstated", reason)
+        return estimator, found_card
+    mlflow_client.delete_registered_model_alias(model_name, CHAMPION)
+    raise NoChampion(
+        f"model {model_name!r} has no champion: version(s) {', '.join(refused)} were refused "
+        "at load and no earlier champion passes"
+    )
+
+
+def _earlier_champions(mlflow_client: MlflowClient, model_name: str, version: str) -> list[str]:
+    """Versions before ``version`` that were once promoted and not refused, newest first."""
+    found = mlflow_client.search_model_versions(
+        f"name = '{_quoted(model_name)}' and tags.`decision.promoted` = 'true'"
+    )
+    return [
+        str(v.version)
+        for v in sorted(found, key=lambda v: int(v.version), reverse=True)
+        if int(v.version) < int(version) and "refused" not in v.tags
+    ]
 
 
 def run_version(model_name: str, run_key: str) -> str | None:

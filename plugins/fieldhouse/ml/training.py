@@ -195,7 +195,8 @@ def retrain(
     )
     clock.lap("register")
     try:
-        champion: Any = registry.load(job.name)
+        # A champion refused at load is set aside for the previous good one.
+        champion: Any = registry.load_champion(job.name)[0]
     except registry.NoChampion:
         champion = None
     decision = registry.promote_if_better(
@@ -323,8 +324,7 @@ def score_with_champion(settings: StorageSettings, model_name: str) -> dict[str,
     from fieldhouse.lake import duckdb_connect
 
     job = JOBS[model_name]
-    champion_card = registry.card(job.name)
-    champion = registry.load(job.name, champion_card["version"])
+    champion, champion_card = registry.load_champion(job.name)
     with duckdb_connect(settings) as con:
         features = job.load_features(con, None)
     return _write_champion_scores(settings, job, champion, champion_card, features)
