@@ -23,7 +23,6 @@ import pytest
 from fieldhouse.config import StorageSettings
 from fieldhouse.ingest.feeds import ingest_dataset_hour
 from fieldhouse.storage.keys import Interval, LandingArea
-from fieldhouse.storage.objects import ObjectStore
 from tests.zones import empty_zones
 
 pytestmark = [pytest.mark.integration, pytest.mark.acceptance]
@@ -159,11 +158,10 @@ def test_training_can_be_limited_to_chosen_sources(trained, minio_server) -> Non
     from fieldhouse.ml import registry, tabular
     from fieldhouse.ml.training import SENSOR_ANOMALY_MODEL, retrain
 
-    store = ObjectStore(minio_server)
     with pytest.raises(tabular.NotEnoughData, match="no rows"):
         retrain(minio_server, SENSOR_ANOMALY_MODEL, score=False, sources=["elsewhere"])
     chosen = retrain(
-        store, minio_server, SENSOR_ANOMALY_MODEL, score=False, sources=["nab_machine_temperature"]
+        minio_server, SENSOR_ANOMALY_MODEL, score=False, sources=["nab_machine_temperature"]
     )
     card = registry.card(SENSOR_ANOMALY_MODEL, chosen["version"])
     assert card["chosen_sources"] == card["sources"] == ["nab_machine_temperature"]
