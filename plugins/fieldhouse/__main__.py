@@ -76,7 +76,21 @@ def up() -> None:
     )
     localstack.start_airflow(config)
     localstack.start_docs(config, localstack.dbt_target_dir(config))
+    _require_healthy(config)
     _print_urls(config, "Fieldhouse is up.")
+
+
+def _require_healthy(config: localstack.StackConfig) -> None:
+    """Stop `make up` with the names of the services that do not answer as they should."""
+    from fieldhouse.stack_health import stack_health
+
+    broken = [check for check in stack_health(config) if not check.healthy]
+    if broken:
+        raise localstack.StackError(
+            "not healthy after start: "
+            + "; ".join(f"{check.service}: {check.detail}" for check in broken)
+            + f" (logs in {config.run_dir}/)"
+        )
 
 
 def up_cluster() -> None:
@@ -179,16 +193,21 @@ def create_pools() -> None:
     print(f"pool {LAKE_WRITERS_POOL}: {LAKE_WRITERS_SLOTS} slots")
 
 
-def status() -> None:
+def status() -> bool:
+    """Print each service's health and the recent DAG runs; True if every service is healthy."""
+    from fieldhouse.stack_health import stack_health
+
     config = localstack.StackConfig.load(local_state_dir())
-    for name in ("postgres", "minio", "mlflow", "evidently", "airflow", "dbt-docs"):
-        pid = config.service(name).pid()
-        print(f"{name:9} {'running, pid ' + str(pid) if pid else 'stopped'}")
+    checks = stack_health(config)
+    for check in checks:
+        pid = config.service(check.service).pid()
+        print(f"{check.line()}{'' if pid else ' (no process)'}")
     if config.service("airflow").pid():
         from fieldhouse.run_health import health_lines
 
         password = config.secrets["airflow_password"]
         print("\n".join(health_lines(config.airflow_url, "admin", password)))
+    return all(check.healthy for check in checks)
 
 
 # --- feed contracts: contract infer|check, import --------------------------------------
@@ -360,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "down":
             down()
         elif args.command == "status":
-            status()
+            if not status():
+                return 1
         elif args.command == "build-minio":
             print(build_minio())
         elif args.command == "provision":

@@ -634,6 +634,8 @@ def start_airflow(
     config.airflow_home.mkdir(parents=True, exist_ok=True)
     passwords = config.airflow_home / "passwords.json"
     write_private(passwords, json.dumps({"admin": config.secrets["airflow_password"]}))
+    if service.pid() is not None:
+        _restart_if_broken(config, service)
     if service.pid() is None:
         if port_open(config.airflow_port):
             raise StackError(
@@ -652,6 +654,12 @@ def start_airflow(
     wait_for_http(
         f"{config.airflow_url}/api/v2/monitor/health", timeout, what="Airflow", service=service
     )
+    from fieldhouse.stack_health import wait_for_airflow
+
+    # The API answering is not enough: the scheduler and the others must beat too.
+    health = wait_for_airflow(config, timeout)
+    if not health.healthy:
+        raise StackError(f"Airflow is not healthy: {health.detail}; see {service.log_file}")
     # The DAGs' lake writers share a pool; a task naming a missing pool never runs.
     created = subprocess.run(
         [sys.executable, "-m", "fieldhouse", "create-pools"],
@@ -661,6 +669,23 @@ def start_airflow(
     )
     if created.returncode != 0:
         raise StackError(f"could not create Airflow's pools: {created.stderr.strip()[-2000:]}")
+
+
+def _restart_if_broken(config: StackConfig, service: Service) -> None:
+    """Stop a running Airflow one of whose components is dead, so it starts afresh.
+
+    ``airflow standalone`` lives on when its scheduler is killed, answering the
+    API while nothing runs; stopping its process group also ends the workers
+    the dead scheduler left behind.
+    """
+    from fieldhouse.stack_health import airflow_health
+
+    health = airflow_health(config)
+    if health.healthy or "did not answer" in health.detail:
+        # Starting up, or its API is down too: the wait below tells which.
+        return
+    log.warning("Airflow runs but is not healthy (%s); restarting it", health.detail)
+    service.stop(timeout=30)
 
 
 # --- dbt docs ----------------------------------------------------------------------

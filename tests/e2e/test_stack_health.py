@@ -1,0 +1,71 @@
+"""A dead scheduler is seen as dead, and `make up` brings Airflow back whole.
+
+``airflow standalone`` outlives a killed scheduler: its API still answers, its
+process is still there, and nothing gets scheduled. The health checks read
+Airflow's own report of each component; starting the stack again restarts an
+Airflow that is alive but broken, ending the processes the old one left.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from fieldhouse import localstack
+from fieldhouse.stack_health import airflow_health, stack_health
+
+pytestmark = pytest.mark.e2e
+
+
+def _group_members(group: int) -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command line) of every process in the process group ``group``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        # The fields after the command's closing parenthesis: state, ppid, pgrp, ...
+        _, parent, pgrp = stat.rsplit(")", 1)[1].split()[:3]
+        if int(pgrp) == group:
+            members.append((int(entry.name), int(parent), command))
+    return members
+
+
+def test_a_killed_scheduler_is_reported_and_airflow_restarted(airflow, stack_config) -> None:
+    service = stack_config.service("airflow")
+    standalone = service.pid()
+    assert standalone is not None
+    assert airflow_health(stack_config).healthy
+    # The scheduler standalone started (its own forks carry the same command line).
+    [scheduler] = [
+        pid
+        for pid, parent, command in _group_members(standalone)
+        if parent == standalone and command.endswith("airflow scheduler ")
+    ]
+
+    os.kill(scheduler, signal.SIGKILL)
+    deadline = time.monotonic() + 120
+    while airflow_health(stack_config).healthy and time.monotonic() < deadline:
+        time.sleep(3)
+    health = airflow_health(stack_config)
+    assert not health.healthy and "scheduler unhealthy" in health.detail, health.detail
+    # Still alive as a process, and its API still answers: the check is not fooled.
+    assert service.pid() == standalone
+    [verdict] = [h for h in stack_health(stack_config) if h.service == "airflow"]
+    assert not verdict.healthy
+
+    localstack.start_airflow(stack_config, paused_at_creation=True, timeout=300)
+
+    assert service.pid() not in (None, standalone)
+    assert _group_members(standalone) == []  # nothing of the old one is left
+    assert airflow_health(stack_config).healthy
+    # The REST API works again with the same credentials.
+    assert airflow.get("/api/v2/dags")["total_entries"] >= 7
