@@ -9,10 +9,10 @@ export PYTHONPATH := $(CURDIR)/plugins
 .PHONY: help minio up down status test test-cluster test-fast bench bench-quick lint format lock clean
 
 help:
-	@echo "make up      install what is missing, start PostgreSQL, MinIO, Airflow and dbt docs"
+	@echo "make up      install what is missing, start PostgreSQL, MinIO, Airflow, MLflow, Evidently, dbt docs"
 	@echo "             PROFILE=cluster: CeleryExecutor, two workers, Redis, MinIO on four drives"
 	@echo "make down    stop everything 'make up' started"
-	@echo "make test    install what is missing and run the whole test suite (both profiles)"
+	@echo "make test    install what is missing (Chromium too) and run the whole test suite (both profiles)"
 	@echo "make bench   run the benchmarks (writes bench/results*.md: sensors, market, ml, landing, lake, cluster)"
 	@echo "make bench-quick  every benchmark at a tiny size, to check they work"
 	@echo "make lint    ruff check and format check"
