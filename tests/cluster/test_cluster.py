@@ -98,15 +98,19 @@ def test_a_killed_worker_s_task_is_retried_on_the_other_worker(
     airflow = cluster_airflow
     airflow.set_paused("ingest_sensors", False)
     try:
-        # Enough devices that the hour takes a while to simulate and write.
+        # Enough devices that the hour takes a while (tens of seconds) to simulate and write.
         airflow.trigger(
-            "ingest_sensors", "cl-kill", "2026-11-26T10:00:00Z", {"fleet_size": 2500, "seed": 4}
+            "ingest_sensors", "cl-kill", "2026-11-26T10:00:00Z", {"fleet_size": 5000, "seed": 4}
         )
         victim = _running_instance(airflow, "ingest_sensors", "cl-kill", timeout=300)
         index = int(victim["hostname"].rsplit("-", 1)[1])
-        time.sleep(3)
-        # As a machine loses power: the worker and the task it runs die at once.
+        # As a machine loses power: the worker and the task it runs die at once,
+        # as soon as the task is seen running (a wait here let a fast task finish first).
         assert cluster_stack.service(f"airflow-worker-{index}").stop(sig=signal.SIGKILL)
+        killed = airflow.task_instance("ingest_sensors", "cl-kill", victim["task_id"])
+        assert killed["state"] != "success", (
+            f"the task ended before its worker was killed: {killed}"
+        )
         run = airflow.wait_for_run("ingest_sensors", "cl-kill", timeout=600)
     finally:
         airflow.set_paused("ingest_sensors", True)
@@ -114,11 +118,7 @@ def test_a_killed_worker_s_task_is_retried_on_the_other_worker(
         cluster.wait_for_workers(cluster_stack)
 
     assert run["state"] == "success", airflow.task_states("ingest_sensors", "cl-kill")
-    after = airflow.task_instance(
-        "ingest_sensors",
-        "cl-kill",
-        victim["task_id"] + (f"/{victim['map_index']}" if victim["map_index"] >= 0 else ""),
-    )
+    after = airflow.task_instance("ingest_sensors", "cl-kill", path)
     assert after["state"] == "success"
     assert after["try_number"] > victim["try_number"], after
     assert after["hostname"] == (WORKER_NAMES - {victim["hostname"]}).pop(), after
