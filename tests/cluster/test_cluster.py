@@ -107,10 +107,9 @@ def test_a_killed_worker_s_task_is_retried_on_the_other_worker(
         # As a machine loses power: the worker and the task it runs die at once,
         # as soon as the task is seen running (a wait here let a fast task finish first).
         assert cluster_stack.service(f"airflow-worker-{index}").stop(sig=signal.SIGKILL)
-        killed = airflow.task_instance("ingest_sensors", "cl-kill", victim["task_id"])
-        assert killed["state"] != "success", (
-            f"the task ended before its worker was killed: {killed}"
-        )
+        path = victim["task_id"] + (f"/{victim['map_index']}" if victim["map_index"] >= 0 else "")
+        killed = airflow.task_instance("ingest_sensors", "cl-kill", path)
+        assert killed["state"] != "success", f"the task ended before its worker died: {killed}"
         run = airflow.wait_for_run("ingest_sensors", "cl-kill", timeout=600)
     finally:
         airflow.set_paused("ingest_sensors", True)
