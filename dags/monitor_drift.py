@@ -103,7 +103,7 @@ def monitor_drift():
         from fieldhouse.monitoring.sensors import check_sensor_feature_drift
         from fieldhouse.storage.objects import ObjectStore
 
-        settings = StorageSettings.from_airflow()
+        settings = StorageSettings.for_role("ml")
         try:
             result = check_sensor_feature_drift(
                 ObjectStore(settings), settings, _report_run_id(run_id)
@@ -123,7 +123,7 @@ def monitor_drift():
         from fieldhouse.monitoring import models
         from fieldhouse.storage.objects import ObjectStore
 
-        settings = StorageSettings.from_airflow()
+        settings = StorageSettings.for_role("ml")
         try:
             return models.check_model_drift(
                 ObjectStore(settings), settings, models.SPECS[model_name], _report_run_id(run_id)
@@ -138,7 +138,7 @@ def monitor_drift():
         from fieldhouse.config import StorageSettings
         from fieldhouse.monitoring import retraining
 
-        settings = StorageSettings.from_airflow()
+        settings = StorageSettings.for_role("ml")
         decisions = retraining.plan_retraining(
             settings,
             results,

@@ -83,7 +83,7 @@ def _retrain_and_promote(model_name: str, params: dict, run_key: str) -> dict:
         raise AirflowSkipException(f"{model_name} not chosen in this run (models={chosen})")
     if params.get("reason"):
         logging.getLogger(__name__).info("retraining %s: %s", model_name, params["reason"])
-    settings = StorageSettings.from_airflow()
+    settings = StorageSettings.for_role("ml")
     try:
         return training.retrain(
             settings,
@@ -102,7 +102,7 @@ def _write_scores(model_name: str) -> dict:
     from fieldhouse.config import StorageSettings
     from fieldhouse.ml.training import score_with_champion
 
-    settings = StorageSettings.from_airflow()
+    settings = StorageSettings.for_role("ml")
     return score_with_champion(settings, model_name)
 
 

@@ -97,7 +97,9 @@ def transform_lake():
         from fieldhouse.lake import run_dbt
 
         # Stale sources warn in the log; only a build failure stops the run.
-        result = run_dbt(["source", "freshness"], StorageSettings.from_airflow(), check=False)
+        result = run_dbt(
+            ["source", "freshness"], StorageSettings.for_role("transform"), check=False
+        )
         return "ok" if result.success else "stale or unreachable sources (see log)"
 
     @task(outlets=ALL_MARTS, pool=LAKE_WRITERS_POOL)
@@ -106,7 +108,7 @@ def transform_lake():
         from fieldhouse.lake import build_domains, domains_with_data
         from fieldhouse.storage.objects import ObjectStore
 
-        settings = StorageSettings.from_airflow()
+        settings = StorageSettings.for_role("transform")
         domains = domains_with_data(ObjectStore(settings))
         build_domains(settings, domains, vars=_dbt_vars(params or {}))
         return domains
@@ -116,14 +118,14 @@ def transform_lake():
         from fieldhouse.config import StorageSettings
         from fieldhouse.lake import run_dbt
 
-        run_dbt(["docs", "generate"], StorageSettings.from_airflow())
+        run_dbt(["docs", "generate"], StorageSettings.for_role("transform"))
 
     @task(pool=LAKE_WRITERS_POOL)
     def expire_old_snapshots() -> dict:
         from fieldhouse.config import StorageSettings
         from fieldhouse.lake import expire_snapshots
 
-        return expire_snapshots(StorageSettings.from_airflow())
+        return expire_snapshots(StorageSettings.for_role("transform"))
 
     check_source_freshness() >> build_models() >> generate_docs() >> expire_old_snapshots()
 

@@ -38,6 +38,7 @@ STACK_PORTS = (
     "postgres_port",
     "mlflow_port",
     "evidently_port",
+    "scheduler_health_port",
 )
 
 

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from fieldhouse import localstack
-from fieldhouse.config import MINIO_CONN_ID
+from fieldhouse.config import role_connection_id
+from fieldhouse.storage.provision import TASK_ROLES, Role
 
 ROOT = Path(__file__).resolve().parents[1]
 AIRFLOW_SERVICES = [
@@ -46,7 +47,7 @@ def test_tasks_reach_mlflow_and_evidently_which_keep_their_state_in_postgres_and
     assert backend.startswith("postgresql+psycopg2://fieldhouse@postgres:5432/mlflow")
     assert "CREATE DATABASE mlflow" in (ROOT / "docker/postgres-init.sql").read_text()
     assert command[command.index("--artifacts-destination") + 1] == localstack.MLFLOW_ARTIFACTS
-    assert mlflow["environment"]["AWS_ACCESS_KEY_ID"] == localstack.PIPELINE_USER
+    assert mlflow["environment"]["AWS_ACCESS_KEY_ID"] == Role.ML.user
     # Its Host check lets the workers in by the service's name.
     assert "mlflow:5000" in command[command.index("--allowed-hosts") + 1].split(",")
     evidently = compose["services"]["evidently"]
@@ -75,14 +76,26 @@ def test_airflow_runs_celery_on_postgres_and_redis(compose) -> None:
         assert "healthcheck" in service, name
 
 
-def test_tasks_get_the_settings_the_library_reads(compose) -> None:
+def test_tasks_get_their_role_account_and_no_other(compose) -> None:
     env = compose["services"]["airflow-worker"]["environment"]
-    for name in ("FIELDHOUSE_S3_ENDPOINT", "FIELDHOUSE_S3_ACCESS_KEY", "FIELDHOUSE_S3_SECRET_KEY"):
-        assert env[name], name
-    assert env["FIELDHOUSE_S3_ACCESS_KEY"] == localstack.PIPELINE_USER
-    connection = json.loads(env[f"AIRFLOW_CONN_{MINIO_CONN_ID.upper()}"])
-    assert connection["login"] == localstack.PIPELINE_USER
-    assert connection["extra"]["endpoint_url"] == f"http://{env['FIELDHOUSE_S3_ENDPOINT']}"
+    assert env["FIELDHOUSE_S3_ENDPOINT"]
+    for role in TASK_ROLES:
+        connection = json.loads(env[f"AIRFLOW_CONN_{role_connection_id(role).upper()}"])
+        assert connection["login"] == role.user
+        assert connection["password"] == f"${{FIELDHOUSE_{role.value.upper()}_SECRET:?set in .env}}"
+        assert connection["extra"]["endpoint_url"] == f"http://{env['FIELDHOUSE_S3_ENDPOINT']}"
+    # No account outside a connection: a task cannot fall back to a broader one.
+    assert "FIELDHOUSE_S3_ACCESS_KEY" not in env and "FIELDHOUSE_S3_SECRET_KEY" not in env
+    # minio-init creates every account, with the secrets .env holds.
+    init = compose["services"]["minio-init"]["environment"]
+    for role in Role:
+        if role is not Role.OPERATOR:
+            assert init[f"FIELDHOUSE_{role.value.upper()}_SECRET"], role
+    assert init["FIELDHOUSE_S3_ACCESS_KEY"] == localstack.PIPELINE_USER
+    example = (ROOT / "docker/env.example").read_text()
+    for role in Role:
+        if role is not Role.OPERATOR:
+            assert f"FIELDHOUSE_{role.value.upper()}_SECRET=" in example
     # The lake catalog lives in PostgreSQL, in the database the init script creates.
     assert env["FIELDHOUSE_LAKE_CATALOG"].startswith("postgres:dbname=lake host=postgres")
     assert "CREATE DATABASE lake" in (ROOT / "docker/postgres-init.sql").read_text()

@@ -116,6 +116,7 @@ def up_cluster() -> None:
 
 def _print_urls(config: localstack.StackConfig, headline: str) -> None:
     env_file = _write_env_file(config)
+    landing = config.role_settings("landing")
     print(f"""
 {headline}
 
@@ -128,8 +129,9 @@ def _print_urls(config: localstack.StackConfig, headline: str) -> None:
   dbt docs      {config.docs_url}
   MinIO console http://127.0.0.1:{config.minio_console_port}
                 login: {config.secrets["minio_root_user"]} / {config.secrets["minio_root_password"]}
-  MinIO API     http://127.0.0.1:{config.minio_port} (pipelines use the
-                '{localstack.PIPELINE_USER}' account, limited to the platform's buckets)
+  MinIO API     http://127.0.0.1:{config.minio_port}; drop files under landing/ as
+                {landing.access_key} / {landing.secret_key} (put only); tasks
+                use an account per role, the command line '{localstack.PIPELINE_USER}'
   Lake catalog  PostgreSQL on 127.0.0.1:{config.postgres_port} (database 'lake')
 
   Logs in {config.run_dir}/; shell settings for dbt/DuckDB: source {env_file}
@@ -161,20 +163,30 @@ def down() -> None:
 
 
 def provision_from_env() -> None:
-    """Buckets and pipeline account on a MinIO given by the environment (production)."""
+    """Buckets and an account per role on a MinIO given by the environment (production).
+
+    The operator account comes from ``FIELDHOUSE_S3_*``, each role's secret from
+    ``FIELDHOUSE_<ROLE>_SECRET`` (e.g. ``FIELDHOUSE_INGEST_SECRET``).
+    """
     from fieldhouse.config import StorageSettings
-    from fieldhouse.storage.provision import provision
+    from fieldhouse.storage.provision import Role, provision
 
     pipeline = StorageSettings.from_env()
-    root = StorageSettings(
-        pipeline.endpoint,
-        os.environ["MINIO_ROOT_USER"],
-        os.environ["MINIO_ROOT_PASSWORD"],
-        secure=pipeline.secure,
-        region=pipeline.region,
-    )
-    provision(root, pipeline)
-    print(f"buckets and account {pipeline.access_key!r} ready on {pipeline.url}")
+
+    def account(user: str, secret: str) -> StorageSettings:
+        return StorageSettings(pipeline.endpoint, user, secret, pipeline.secure, pipeline.region)
+
+    root = account(os.environ["MINIO_ROOT_USER"], os.environ["MINIO_ROOT_PASSWORD"])
+    accounts = {Role.OPERATOR: pipeline}
+    for role in Role:
+        if role is not Role.OPERATOR:
+            variable = f"FIELDHOUSE_{role.value.upper()}_SECRET"
+            if variable not in os.environ:
+                raise SystemExit(f"{variable} is not set: the {role.user!r} account needs it")
+            accounts[role] = account(role.user, os.environ[variable])
+    provision(root, accounts)
+    names = ", ".join(a.access_key for a in accounts.values())
+    print(f"buckets and accounts {names} ready on {pipeline.url}")
 
 
 def create_pools() -> None:

@@ -136,6 +136,10 @@ def compose_values(config: ClusterConfig) -> dict[str, str]:
         "AIRFLOW_JWT_SECRET": config.secrets["airflow_jwt_secret"],
         "AIRFLOW_ADMIN_PASSWORD": config.secrets["airflow_password"],
         "FIELDHOUSE_PIPELINE_SECRET": config.secrets["pipeline_secret"],
+        **{
+            f"FIELDHOUSE_{role.upper()}_SECRET": config.secrets[f"{role}_secret"]
+            for role in ("landing", "ingest", "transform", "ml")
+        },
         "MINIO_ROOT_USER": config.secrets["minio_root_user"],
         "MINIO_ROOT_PASSWORD": config.secrets["minio_root_password"],
         "FIELDHOUSE_PUBLIC_DOCS_URL": f"http://127.0.0.1:{config.docs_port}",

@@ -1,8 +1,9 @@
 """Settings read from the environment or an Airflow connection, never from literals.
 
 The embedded stack (``make up``) and the test fixtures export the ``FIELDHOUSE_*``
-variables below; inside Airflow tasks the ``fieldhouse_minio`` connection wins when
-it is defined, so production can keep credentials in a secrets backend.
+variables below; inside Airflow tasks the connection of the task's role
+(``fieldhouse_s3_ingest``, ``fieldhouse_s3_transform``, ``fieldhouse_s3_ml``) wins
+when it is defined, so production can keep credentials in a secrets backend.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MINIO_CONN_ID = "fieldhouse_minio"
+
+
+def role_connection_id(role: str) -> str:
+    """The Airflow connection holding the object-store account of a task role."""
+    return f"fieldhouse_s3_{role}"
 
 
 SIMULATORS_VARIABLE = "FIELDHOUSE_SIMULATORS"
@@ -79,7 +84,15 @@ class StorageSettings:
         )
 
     @classmethod
-    def from_airflow(cls, conn_id: str = MINIO_CONN_ID) -> StorageSettings:
+    def for_role(cls, role: str) -> StorageSettings:
+        """The account of a task role (``ingest``, ``transform``, ``ml``): its connection.
+
+        See :mod:`fieldhouse.storage.provision` for what each role may do.
+        """
+        return cls.from_airflow(role_connection_id(role))
+
+    @classmethod
+    def from_airflow(cls, conn_id: str) -> StorageSettings:
         """Settings from an Airflow connection, falling back to the environment.
 
         Call this inside a task only: it may reach the metadata database.

@@ -25,12 +25,13 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fieldhouse.config import MINIO_CONN_ID, REPO_ROOT, StorageSettings
+from fieldhouse.config import REPO_ROOT, StorageSettings
 
 log = logging.getLogger(__name__)
 
 MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 PIPELINE_USER = "fieldhouse-pipeline"
+_ROLE_NAMES = ("landing", "ingest", "transform", "ml")  # fieldhouse.storage.provision.Role
 POSTGRES_USER = "fieldhouse"
 LAKE_DATABASE = "lake"
 AIRFLOW_DATABASE = "airflow"
@@ -208,6 +209,7 @@ class StackConfig:
     postgres_port: int = 5433
     mlflow_port: int = 5000
     evidently_port: int = 8000
+    scheduler_health_port: int = 8974
     secrets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -220,6 +222,8 @@ class StackConfig:
             "minio_root_user": lambda: "fieldhouse-root",
             "minio_root_password": lambda: secrets.token_urlsafe(18),
             "pipeline_secret": lambda: secrets.token_urlsafe(18),
+            # An account per role (issue of least privilege): older stacks get them on start.
+            **{f"{role}_secret": lambda: secrets.token_urlsafe(18) for role in _ROLE_NAMES},
             "airflow_password": lambda: secrets.token_urlsafe(9),
             "airflow_jwt_secret": lambda: secrets.token_urlsafe(24),
             "airflow_api_secret": lambda: secrets.token_urlsafe(24),
@@ -242,6 +246,7 @@ class StackConfig:
             "postgres_port": "FIELDHOUSE_POSTGRES_PORT",
             "mlflow_port": "FIELDHOUSE_MLFLOW_PORT",
             "evidently_port": "FIELDHOUSE_EVIDENTLY_PORT",
+            "scheduler_health_port": "FIELDHOUSE_SCHEDULER_HEALTH_PORT",
         }
         chosen = {
             name: ports.get(name)
@@ -268,8 +273,19 @@ class StackConfig:
 
     @property
     def pipeline_settings(self) -> StorageSettings:
+        """The operator account: the command line's and the test suite's, not the tasks'."""
         return StorageSettings(
             f"127.0.0.1:{self.minio_port}", PIPELINE_USER, self.secrets["pipeline_secret"]
+        )
+
+    def role_settings(self, role: str) -> StorageSettings:
+        """The account of one role (``landing``, ``ingest``, ``transform``, ``ml``)."""
+        from fieldhouse.storage.provision import Role
+
+        if Role(role) is Role.OPERATOR:
+            return self.pipeline_settings
+        return StorageSettings(
+            f"127.0.0.1:{self.minio_port}", Role(role).user, self.secrets[f"{role}_secret"]
         )
 
     @property
@@ -329,13 +345,33 @@ class StackConfig:
             "FIELDHOUSE_EVIDENTLY_SECRET": self.secrets["evidently_secret"],
         }
 
+    def role_connections(self) -> dict[str, str]:
+        """``AIRFLOW_CONN_*`` variables: each task role's account as an Airflow connection."""
+        from fieldhouse.config import role_connection_id
+        from fieldhouse.storage.provision import TASK_ROLES
+
+        connections = {}
+        for role in TASK_ROLES:
+            account = self.role_settings(role)
+            connection = {
+                "conn_type": "aws",
+                "login": account.access_key,
+                "password": account.secret_key,
+                "extra": {"endpoint_url": account.url, "region_name": account.region},
+            }
+            connections[f"AIRFLOW_CONN_{role_connection_id(role).upper()}"] = json.dumps(connection)
+        return connections
+
     def airflow_env(self) -> dict[str, str]:
-        pipeline = self.pipeline_settings
-        connection = {
-            "conn_type": "aws",
-            "login": pipeline.access_key,
-            "password": pipeline.secret_key,
-            "extra": {"endpoint_url": pipeline.url, "region_name": pipeline.region},
+        """Airflow's environment: the tasks reach storage through their role's connection.
+
+        The operator account's keys are left out, so a task has no account but
+        its role's.
+        """
+        pipeline = {
+            name: value
+            for name, value in self.pipeline_env().items()
+            if name not in ("FIELDHOUSE_S3_ACCESS_KEY", "FIELDHOUSE_S3_SECRET_KEY")
         }
         users_file = self.airflow_home / "passwords.json"
         database = (
@@ -343,7 +379,7 @@ class StackConfig:
             f"@127.0.0.1:{self.postgres_port}/{AIRFLOW_DATABASE}"
         )
         return {
-            **self.pipeline_env(),
+            **pipeline,
             "AIRFLOW_HOME": str(self.airflow_home),
             # Not standalone's SQLite: under parallel tasks it answers "database is
             # locked", and the API and the tasks' heartbeats fail with it.
@@ -362,7 +398,11 @@ class StackConfig:
             # New DAG files show up within seconds, not minutes.
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "20",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
-            f"AIRFLOW_CONN_{MINIO_CONN_ID.upper()}": json.dumps(connection),
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(
+                self.scheduler_health_port
+            ),
+            **self.role_connections(),
             # Read by plugins/fieldhouse_links.py for the UI's navigation links.
             "FIELDHOUSE_DOCS_URL": self.docs_url,
             "FIELDHOUSE_MLFLOW_URL": self.mlflow_url,
@@ -439,10 +479,11 @@ def start_minio(config: StackConfig, drives: int = 1) -> StorageSettings:
 
 
 def provision_minio(config: StackConfig) -> StorageSettings:
-    """Create the buckets and the pipeline account (idempotent); returns its settings."""
-    from fieldhouse.storage.provision import provision
+    """Create the buckets and an account per role (idempotent); returns the operator's."""
+    from fieldhouse.storage.provision import Role, provision
 
-    return provision(config.root_settings, config.pipeline_settings)
+    provision(config.root_settings, {role: config.role_settings(role) for role in Role})
+    return config.pipeline_settings
 
 
 # --- PostgreSQL --------------------------------------------------------------------
@@ -650,7 +691,8 @@ def start_airflow(
             # standalone starts its components as `airflow ...` from PATH.
             "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]),
         }
-        service.start([str(bin_dir / "airflow"), "standalone"], env, cwd=REPO_ROOT)
+        # Standalone, without the log servers that would listen on every interface.
+        service.start([sys.executable, "-m", "fieldhouse.airflow_standalone"], env, cwd=REPO_ROOT)
     wait_for_http(
         f"{config.airflow_url}/api/v2/monitor/health", timeout, what="Airflow", service=service
     )
@@ -725,7 +767,7 @@ MLFLOW_ARTIFACTS = "s3://models/mlflow"
 
 
 def mlflow_server_env(settings: StorageSettings) -> dict[str, str]:
-    """What MLflow's server needs to keep artifacts in MinIO, as the pipeline account."""
+    """What MLflow's server needs to keep artifacts in MinIO, as the ML account."""
     return {
         "AWS_ACCESS_KEY_ID": settings.access_key,
         "AWS_SECRET_ACCESS_KEY": settings.secret_key,
@@ -770,7 +812,7 @@ def start_mlflow(config: StackConfig, backend_store: str | None = None) -> None:
             ],
             {
                 **os.environ,
-                **mlflow_server_env(config.pipeline_settings),
+                **mlflow_server_env(config.role_settings("ml")),
                 # For a PostgreSQL backend store, whose URI carries no password.
                 "PGPASSWORD": config.secrets["postgres_password"],
             },

@@ -39,6 +39,37 @@ def _group_members(group: int) -> list[tuple[int, int, str]]:
     return members
 
 
+def test_every_port_of_the_stack_listens_on_loopback_only(airflow, stack_config) -> None:
+    import psutil
+
+    pids: dict[int, str] = {}
+    for name in ("airflow", "minio", "postgres", "mlflow", "evidently"):
+        pid = stack_config.service(name).pid()
+        assert pid is not None, name
+        root = psutil.Process(pid)
+        for process in [root, *root.children(recursive=True)]:
+            pids[process.pid] = name
+    listening = [
+        (pids[c.pid], c.laddr.ip, c.laddr.port)
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN and c.pid in pids
+    ]
+    exposed = [entry for entry in listening if entry[1] not in ("127.0.0.1", "::1")]
+    assert not exposed, exposed
+    # The check saw the ports it should: the services', the scheduler's health check.
+    ports = {port for _, _, port in listening}
+    expected = {
+        stack_config.airflow_port,
+        stack_config.minio_port,
+        stack_config.minio_console_port,
+        stack_config.postgres_port,
+        stack_config.mlflow_port,
+        stack_config.evidently_port,
+        stack_config.scheduler_health_port,
+    }
+    assert expected <= ports, expected - ports
+
+
 def test_a_killed_scheduler_is_reported_and_airflow_restarted(airflow, stack_config) -> None:
     service = stack_config.service("airflow")
     standalone = service.pid()
@@ -48,7 +79,7 @@ def test_a_killed_scheduler_is_reported_and_airflow_restarted(airflow, stack_con
     [scheduler] = [
         pid
         for pid, parent, command in _group_members(standalone)
-        if parent == standalone and command.endswith("airflow scheduler ")
+        if parent == standalone and "airflow scheduler" in command
     ]
 
     os.kill(scheduler, signal.SIGKILL)

@@ -186,3 +186,25 @@ def test_a_run_without_simulation_keeps_the_fleet_and_sets_bad_device_files_asid
     [(refused_file, reason)] = refused.items()
     assert refused_file.endswith("/robots.csv")
     assert reason.startswith("unknown_device_kind")
+
+
+def test_a_device_file_that_cannot_be_read_is_set_aside_once(
+    store: ObjectStore, monkeypatch
+) -> None:
+    area = registries.DEVICE_REGISTRY_LANDING
+    store.put_bytes(area.incoming("noise.csv"), bytes(range(256)) * 3)
+    store.put_bytes(
+        area.incoming("huge.csv"), b"device_id,device_kind\n" + b"x,environmental\n" * 99
+    )
+    store.put_bytes(area.incoming("lab.csv"), b"device_id,device_kind\nlab-0001,environmental\n")
+    monkeypatch.setattr(registries, "MAX_REGISTRY_FILE_BYTES", 1000)
+
+    refused = register_devices(store, SensorRunOptions(simulate=False))
+
+    reasons = {uri.rsplit("/", 1)[-1]: reason for uri, reason in refused.items()}
+    assert reasons.keys() == {"noise.csv", "huge.csv"}
+    assert reasons["noise.csv"].startswith("unreadable: ")
+    assert reasons["huge.csv"].startswith("too_large: ")
+    assert set(registries.load(store, registries.DEVICES)["device_id"]) == {"lab-0001"}
+    # Moved, not left to fail every later run.
+    assert register_devices(store, SensorRunOptions(simulate=False)) == {}

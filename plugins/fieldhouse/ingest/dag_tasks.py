@@ -37,7 +37,7 @@ def register(source: str, params=None) -> Any:
     from fieldhouse.storage.objects import ObjectStore
 
     described = SOURCES[source]
-    store = ObjectStore(StorageSettings.from_airflow())
+    store = ObjectStore(StorageSettings.for_role("ingest"))
     return described.register(store, allowed_options(described.options_type(**params)))
 
 
@@ -66,7 +66,7 @@ def _feed_group(source: str, feed_name: str, asset: Asset, hours: Any) -> Any:
 
             described = SOURCES[source]
             manifest = ingest_source_hour(
-                ObjectStore(StorageSettings.from_airflow()),
+                ObjectStore(StorageSettings.for_role("ingest")),
                 described,
                 feed_name,
                 Interval.parse(hour_start),

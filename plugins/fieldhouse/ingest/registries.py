@@ -22,7 +22,6 @@ from fieldhouse.storage.keys import (
     SENSOR_DEVICES,
     Bucket,
     LandingArea,
-    ObjectKey,
     Reference,
     registry_slug,
 )
@@ -141,7 +140,12 @@ def register_device_files(store: ObjectStore, known_kinds: set[str]) -> dict[str
         if not name or name.startswith((".", "_")):
             continue
         try:
-            entries = _read_device_file(store, obj.key, known_kinds)
+            if obj.size > MAX_REGISTRY_FILE_BYTES:
+                raise ValueError(
+                    f"too_large: {obj.size} bytes; a device registry file holds at most "
+                    f"{MAX_REGISTRY_FILE_BYTES} (split it)"
+                )
+            entries = _read_device_file(store.get_bytes(obj.key), known_kinds)
         except ValueError as error:
             target = area.refused(name)
             store.move(obj.key, target)
@@ -155,12 +159,20 @@ def register_device_files(store: ObjectStore, known_kinds: set[str]) -> dict[str
     return refused
 
 
-def _read_device_file(store: ObjectStore, key: ObjectKey, known_kinds: set[str]) -> pd.DataFrame:
-    """One user-provided registry CSV, typed like the simulator's registry."""
+MAX_REGISTRY_FILE_BYTES = 64 << 20
+"""A device registry file is read whole: bigger ones are refused, not read."""
+
+
+def _read_device_file(body: bytes, known_kinds: set[str]) -> pd.DataFrame:
+    """One user-provided registry CSV, typed like the simulator's registry.
+
+    Anything wrong with the file is a ``ValueError`` naming what: the file is
+    refused, never retried.
+    """
     try:
-        frame = pd.read_csv(io.BytesIO(store.get_bytes(key)), encoding="utf-8-sig", dtype=str)
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise ValueError(f"unreadable: {error}") from error
+        frame = pd.read_csv(io.BytesIO(body), encoding="utf-8-sig", dtype=str)
+    except Exception as error:  # the parser's errors are many; each refuses this file only
+        raise ValueError(f"unreadable: {type(error).__name__}: {error}") from error
     frame.columns = [c.strip().lower() for c in frame.columns]
     missing = {"device_id", "device_kind"} - set(frame.columns)
     if missing:
