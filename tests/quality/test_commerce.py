@@ -96,6 +96,8 @@ def test_a_good_order_is_valid_and_typed():
         ({"item_count": "0"}, "non_positive_item_count"),
         ({"currency": "USD"}, "currency_mismatch"),
         ({"ordered_at": "2026-11-18T16:06:00Z"}, "future_timestamp"),
+        ({"ordered_at": "9999-01-01T00:00:00Z"}, "future_timestamp"),
+        ({"ordered_at": "1900-01-01T00:00:00Z"}, "ancient_timestamp"),
     ],
 )
 def test_each_order_rule(changes, reason):
@@ -147,6 +149,8 @@ def test_a_good_event_is_valid_and_in_utc():
         ({"event_type": "lost"}, "unknown_event_type"),
         ({"location": "Berlin"}, "unknown_location"),
         ({"event_ts": "2026-11-18T16:10:00Z"}, "future_timestamp"),
+        ({"event_ts": "9999-01-01T00:00:00Z"}, "future_timestamp"),
+        ({"event_ts": "1969-12-31T23:59:59Z"}, "ancient_timestamp"),
     ],
 )
 def test_each_event_rule(changes, reason):
@@ -186,6 +190,8 @@ def test_every_reason_has_a_place():
         ({"destination_region": "DE-BY", "amount": "0"}, "non_positive_amount"),
         ({"promised_at": "2026-11-25T00:00:00Z"}, None),
         ({"promised_at": "next week"}, "bad_timestamp"),
+        ({"promised_at": "9999-12-31T00:00:00Z"}, "future_timestamp"),  # an ERP's "open"
+        ({"promised_at": "1900-01-01T00:00:00Z"}, "ancient_timestamp"),
         ({"currency": "CHF"}, "currency_mismatch"),
     ],
 )
@@ -258,6 +264,9 @@ def test_a_shipment_with_only_its_id_and_country_is_valid():
         ({"destination_region": "FR-IDF"}, "unknown_region"),
         ({"delivered_at": "2026-10-31T23:59:59Z"}, "delivered_before_ordered"),
         ({"delivered_at": "2026-11-18T16:05:01Z"}, "future_timestamp"),
+        ({"delivered_at": "9999-01-01T00:00:00Z"}, "future_timestamp"),
+        ({"promised_at": "9999-12-31T00:00:00Z"}, "future_timestamp"),
+        ({"ordered_at": "1900-01-01T00:00:00Z"}, "ancient_timestamp"),
     ],
 )
 def test_each_shipment_rule(changes, reason):

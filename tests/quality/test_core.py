@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from fieldhouse.quality.core import (
+    EARLIEST_TIMESTAMP,
     Batch,
     Field,
     Kind,
@@ -141,6 +142,7 @@ def test_reasons_are_listed_in_evaluation_order():
         "bad_value",
         "unknown_desk",
         "unknown_side",
+        "ancient_timestamp",
         "out_of_range",
         "high_below_open",
         "odd_quantity",
@@ -172,6 +174,64 @@ def test_reasons_are_listed_in_evaluation_order():
 )
 def test_each_declared_check_and_rule_has_its_reason(changes, reason):
     assert _reasons(_row(**changes)) == [reason]
+
+
+@pytest.mark.parametrize(
+    ("at", "reason"),
+    [
+        ("9999-01-01T00:00:00Z", "future_timestamp"),
+        ("2262-04-12T00:00:00Z", "future_timestamp"),
+        ("9999-12-31T23:00:00-05:00", "future_timestamp"),  # year 10000 in UTC
+        ("1900-01-01T00:00:00Z", "ancient_timestamp"),
+        ("1500-06-01T12:00:00.5+02:00", "ancient_timestamp"),
+        ("1969-12-31T23:59:59Z", "ancient_timestamp"),
+        ("1970-01-01T00:30:00+01:00", "ancient_timestamp"),  # 23:30 the day before in UTC
+        ("12026-01-01T00:00:00Z", "bad_timestamp"),
+        ("0000-01-01T00:00:00Z", "bad_timestamp"),
+        ("9999-02-30T00:00:00Z", "bad_timestamp"),
+        ("1900-01-01", "bad_timestamp"),
+    ],
+)
+def test_a_well_formed_time_beyond_what_pandas_holds_is_judged_not_refused(at, reason):
+    assert _reasons(_row(at=at)) == [reason]
+
+
+def test_the_earliest_timestamp_itself_is_accepted():
+    result = _validate(_wire(_row(at="1970-01-01T00:00:00Z")))
+    assert result.quarantined.empty
+    assert result.valid["trade_ts"].iloc[0] == pd.Timestamp(EARLIEST_TIMESTAMP)
+
+
+def test_time_bounds_take_their_place_in_the_order():
+    rows = [
+        _row(trade_id="a", desk="nobody", at="1900-01-01T00:00:00Z"),
+        _row(trade_id="b", at="1900-01-01T00:00:00Z", open="-1"),
+        _row(trade_id="c", at="1900-01-01T00:00:00Z", high="10"),
+        _row(trade_id="d", at="9999-01-01T00:00:00Z", high="10"),
+    ]
+    assert _reasons(*rows) == [
+        "unknown_desk",
+        "ancient_timestamp",
+        "ancient_timestamp",
+        "high_below_open",
+    ]
+
+
+def test_every_time_field_is_bounded_not_only_the_event_time():
+    settled = WireSchema(
+        name="test.settled",
+        fields=(*SCHEMA.fields, Field("settles_at", Kind.TIMESTAMP, required=False)),
+        rules=SCHEMA.rules,
+        key=SCHEMA.key,
+    )
+    rows = [
+        _row(trade_id="a", settles_at="9999-12-31T00:00:00Z"),
+        _row(trade_id="b", settles_at="1900-01-01T00:00:00Z"),
+        _row(trade_id="c", settles_at="2030-01-01T00:00:00Z"),  # a settlement date may be ahead
+    ]
+    result = _validate(_wire(*rows, schema=settled), settled)
+    assert list(result.quarantined["reason"]) == ["future_timestamp", "ancient_timestamp"]
+    assert list(result.valid["trade_id"]) == ["c"]
 
 
 def test_an_optional_field_may_be_empty_but_not_wrong():
@@ -332,6 +392,8 @@ _GARBAGE = [
     "2026-11-22T13:30:00",
     "2026-11-22T15:00:00+01:00",
     "2031-01-01T00:00:00Z",
+    "9999-01-01T00:00:00Z",
+    "1900-01-01T00:00:00Z",
     np.nan,
     7,
     2.5,

@@ -91,6 +91,8 @@ def test_a_good_transaction_is_valid_and_typed():
         ({"amount": "0.00"}, "non_positive_amount"),
         ({"amount": "-23.40"}, "non_positive_amount"),
         ({"ts": "2026-11-18T18:00:00+01:00"}, "future_timestamp"),
+        ({"ts": "9999-01-01T00:00:00Z"}, "future_timestamp"),
+        ({"ts": "1900-01-01T00:00:00Z"}, "ancient_timestamp"),
     ],
 )
 def test_each_transaction_rule(changes, reason):
@@ -140,6 +142,8 @@ def test_a_good_chargeback_is_valid():
         ({"reason_code": "changed_mind"}, "unknown_reason_code"),
         ({"amount": "0"}, "non_positive_amount"),
         ({"reported_at": "2026-11-18T16:05:01Z"}, "future_timestamp"),
+        ({"reported_at": "9999-01-01T00:00:00Z"}, "future_timestamp"),
+        ({"reported_at": "1900-01-01T00:00:00Z"}, "ancient_timestamp"),
     ],
 )
 def test_each_chargeback_rule(changes, reason):

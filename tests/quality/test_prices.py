@@ -69,6 +69,8 @@ def test_a_good_bar_is_valid_and_typed():
         ({"bar_start": "2026-11-21T15:00:00Z"}, "outside_trading_hours"),  # Saturday
         ({"bar_start": "2026-11-18T21:00:00Z"}, "outside_trading_hours"),  # the close
         ({"bar_start": "2026-11-18T20:55:00Z"}, "future_timestamp"),
+        ({"bar_start": "9999-01-04T15:05:00Z"}, "future_timestamp"),  # a Monday
+        ({"bar_start": "1900-01-02T15:05:00Z"}, "ancient_timestamp"),  # a Tuesday
     ],
 )
 def test_each_rule_quarantines_with_its_reason(changes, reason):

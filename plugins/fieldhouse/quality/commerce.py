@@ -3,32 +3,37 @@
 An order is ``order_id, customer_id, ordered_at, destination_country, currency,
 amount, item_count``, then optionally ``destination_region`` and ``promised_at``.
 After the engine's checks on the fields (missing, ``bad_timestamp``, ``bad_value``,
-``unknown_country``, ``unknown_currency``), an order is quarantined, first failing
-rule only, for:
+``unknown_country``, ``unknown_currency``, ``ancient_timestamp``), an order is
+quarantined, first failing rule only, for:
 
 1. ``unknown_region``           not an ISO 3166-2 region of the destination country
 2. ``non_positive_amount``      an amount of zero or less
 3. ``non_positive_item_count``  fewer than one item
 4. ``currency_mismatch``        not the currency of the destination country, where
                                 the catalog knows that country's currency
-5. ``future_timestamp``         later than the interval end plus a tolerance
+5. ``future_timestamp``         ordered later than the interval end plus a tolerance,
+                                or promised after 2262
 6. ``conflicting_order_id`` / ``duplicate_order_id``  an order sent again
 
 A scan event is ``event_id, shipment_id, order_id, carrier, event_type, event_ts,
 location``. After the field checks (``unknown_carrier``, ``unknown_event_type``,
-``unknown_location``), an event is quarantined for ``future_timestamp`` and then
-a repeated ``event_id``. Scan events arrive late by design: an interval holds the
-scans made in it, of orders placed days before.
+``unknown_location``, ``ancient_timestamp``), an event is quarantined for
+``future_timestamp`` and then a repeated ``event_id``. Scan events arrive late by
+design: an interval holds the scans made in it, of orders placed days before.
 
 A shipment is one row of a shipping export (an ERP's, a logistics provider's):
 ``shipment_id`` and ``destination_country`` are required; ``order_id``,
 ``destination_region``, ``carrier``, ``shipment_mode``, ``ordered_at``,
 ``promised_at`` and ``delivered_at`` are sent when known. It is quarantined for
-``unknown_region``, ``delivered_before_ordered``, ``future_timestamp`` (of the
-delivery) and a repeated ``shipment_id``.
+``ancient_timestamp`` (any of its times), ``unknown_region``,
+``delivered_before_ordered``, ``future_timestamp`` (a delivery after the interval,
+or any time after 2262, such as an ERP's ``9999-12-31`` "open") and a repeated
+``shipment_id``.
 
-Countries (ISO 3166-1), regions (ISO 3166-2), currencies (ISO 4217), carriers and
-event types come from the catalog (``context["catalog"]``, by default the files').
+Every time before 1970 is ``ancient_timestamp``
+(:data:`fieldhouse.quality.core.EARLIEST_TIMESTAMP`). Countries (ISO 3166-1),
+regions (ISO 3166-2), currencies (ISO 4217), carriers and event types come from the
+catalog (``context["catalog"]``, by default the files').
 """
 
 from __future__ import annotations

@@ -15,12 +15,20 @@ rule it fails, in this order:
 2. ``missing_field:<field>``    a required field is empty (fields in schema order)
 3. ``bad_timestamp`` / ``bad_value``  a field is not text of its kind (schema order)
 4. ``unknown_<field>``          a field outside its allowed values (schema order)
-5. ``out_of_range``             a number outside its field's bounds (schema order)
+5. ``out_of_range`` / ``ancient_timestamp``  a number outside its field's bounds, a
+                                time before :data:`EARLIEST_TIMESTAMP` (schema order)
 6. the schema's own rules, in the order they are listed
-7. ``conflicting_<key>``        a key repeated with different values among rows
-                                passing 1-6: every version is quarantined
-8. ``duplicate_<key>``          a key repeated with the same values; the first
+7. ``future_timestamp``         a time after 2262-04-11T23:47:16Z, the last a
+                                nanosecond timestamp holds, in a field the
+                                schema's rules did not already catch
+8. ``conflicting_<key>``        a key repeated with different values among rows
+                                passing 1-7: every version is quarantined
+9. ``duplicate_<key>``          a key repeated with the same values; the first
                                 in input order is kept
+
+A well-formed time is a time however far away it is: ``9999-01-01T00:00:00Z`` is
+in the future (``future_timestamp``), not bad text, and ``1900-01-01T00:00:00Z``
+is older than anything the platform records (``ancient_timestamp``).
 
 A source adds a schema and a few rules, never a validator of its own. A rule is a
 reason and a vectorized check: a function of the :class:`Batch` that returns a
@@ -34,7 +42,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +58,23 @@ if TYPE_CHECKING:
 
 PLATFORM_COLUMNS: tuple[str, ...] = ("origin", "parse_error", "raw_record")
 """Wire columns set by the platform after a source's own fields."""
+
+EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
+"""Times before this are ``ancient_timestamp``: older than any record the platform reads.
+
+The Unix epoch: no sensor, card system, exchange feed or ERP the platform reads
+stamps a record before it, and the real data sets it is tested on start in 2006
+(``../shared/datasets/README.md``). Such times come from a wrong date format
+(``%y`` reads ``69`` as 1969) or a broken clock. Price history older than 1970
+would need an earlier floor.
+"""
+
+_EARLIEST = np.datetime64(EARLIEST_TIMESTAMP.replace(tzinfo=None), "us")
+# pandas (nanoseconds) holds 1677-09-21 to 2262-04-11; the typed arrays (microseconds)
+# hold far more, so a time outside pandas' span can still be typed and judged.
+_PANDAS_EARLIEST = np.datetime64(pd.Timestamp.min, "us")
+_PANDAS_LATEST = np.datetime64(pd.Timestamp.max, "us")
+_NAT = np.datetime64("NaT", "us")
 
 
 class Kind(StrEnum):
@@ -210,7 +235,8 @@ class Batch:
 
     ``batch["value"]`` is a field's typed array: ``float64`` for decimals and
     integers (NaN where missing or unparsed), naive-UTC ``datetime64[us]`` for
-    timestamps (NaT), text as an object array (``None``).
+    timestamps (NaT; years beyond pandas' 1677-2262 included, so that range rules
+    can judge them), text as an object array (``None``).
     """
 
     def __init__(
@@ -393,7 +419,15 @@ def _ordered_rules(schema: WireSchema) -> list[Rule]:
     for spec in schema.fields:
         if spec.low is not None or spec.high is not None:
             rules.append(Rule(spec.range_reason, _outside(spec)))
+        if spec.kind is Kind.TIMESTAMP:
+            rules.append(Rule("ancient_timestamp", _before_earliest(spec.name)))
     rules.extend(schema.rules)
+    for spec in schema.fields:
+        if spec.kind is Kind.TIMESTAMP:
+            # After the schema's rules: an event time is judged against its interval
+            # first. This catches the rest (a promised date in 9999), which the lake's
+            # nanosecond readers could not hold.
+            rules.append(Rule("future_timestamp", _beyond_pandas(spec.name)))
     if schema.key is not None:
         # Placeholders so the reasons have their place; repeats are found in validate().
         rules.append(Rule(schema.conflict_reason, lambda b: np.zeros(len(b), dtype=bool)))
@@ -427,6 +461,14 @@ def _outside(spec: Field) -> Check:
     low = -np.inf if spec.low is None else spec.low
     high = np.inf if spec.high is None else spec.high
     return lambda batch: (batch[spec.name] < low) | (batch[spec.name] > high)
+
+
+def _before_earliest(name: str) -> Check:
+    return lambda batch: batch[name] < _EARLIEST
+
+
+def _beyond_pandas(name: str) -> Check:
+    return lambda batch: batch[name] > _PANDAS_LATEST
 
 
 # --- wire text -------------------------------------------------------------------------
@@ -524,8 +566,27 @@ def _parse_timestamps(ts: np.ndarray) -> np.ndarray:
     text = pd.Series(uniques, dtype=object)
     has_offset = text.map(lambda t: _HAS_OFFSET.search(t) is not None).to_numpy(dtype=bool)
     parsed = pd.to_datetime(text.where(has_offset), utc=True, format="ISO8601", errors="coerce")
-    naive = parsed.dt.tz_convert(None).to_numpy(dtype="datetime64[us]")
-    return _take(naive, codes, fill=np.datetime64("NaT", "us"))
+    naive = parsed.dt.tz_convert(None).to_numpy(dtype="datetime64[us]", copy=True)
+    refused = np.flatnonzero(has_offset & np.isnat(naive))
+    naive[refused] = [_outside_pandas(text.iat[at]) for at in refused]
+    return _take(naive, codes, fill=_NAT)
+
+
+def _outside_pandas(text: str) -> np.datetime64:
+    """ISO-8601 text of a time pandas cannot hold (before 1677, after 2262); else NaT.
+
+    Only such times are taken, so what pandas refused for its form stays refused.
+    """
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return _NAT
+    offset = moment.utcoffset()
+    if offset is None:
+        return _NAT
+    # numpy moves it to UTC, as datetime cannot: 9999-12-31T23:00-05:00 is in year 10000.
+    utc = np.datetime64(moment.replace(tzinfo=None), "us") - np.timedelta64(offset)
+    return utc if utc < _PANDAS_EARLIEST or utc > _PANDAS_LATEST else _NAT
 
 
 def _utc_series(values: np.ndarray) -> pd.Series:

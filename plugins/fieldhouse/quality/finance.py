@@ -3,8 +3,9 @@
 A transaction is ``transaction_id, customer_id, ts, amount, currency,
 merchant_category, channel, country, device_id``. After the engine's checks on the
 fields (missing, ``bad_timestamp``, ``bad_value``, ``unknown_currency``,
-``unknown_merchant_category``, ``unknown_channel``, ``unknown_country``), a
-transaction is quarantined, first failing rule only, for:
+``unknown_merchant_category``, ``unknown_channel``, ``unknown_country``,
+``ancient_timestamp`` for a time before 1970), a transaction is quarantined, first
+failing rule only, for:
 
 1. ``non_positive_amount``       an amount of zero or less
 2. ``future_timestamp``          later than the interval end plus a tolerance
@@ -14,7 +15,8 @@ transaction is quarantined, first failing rule only, for:
 A chargeback is ``chargeback_id, transaction_id, customer_id, reported_at,
 amount, currency, reason_code``: the late label of a fraudulent transaction. It is
 quarantined for ``unknown_currency``, ``unknown_reason_code``,
-``non_positive_amount``, ``future_timestamp`` and a repeated ``chargeback_id``.
+``ancient_timestamp``, ``non_positive_amount``, ``future_timestamp`` and a repeated
+``chargeback_id``.
 
 Currencies (ISO 4217), countries (ISO 3166-1), merchant categories, channels and
 chargeback reasons come from the catalog (``context["catalog"]``, by default the

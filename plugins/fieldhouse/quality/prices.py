@@ -2,7 +2,8 @@
 
 A bar is ``event_id, instrument, bar_start, open, high, low, close, volume``. After
 the engine's checks on the fields (missing, ``bad_timestamp``, ``bad_value``,
-``unknown_instrument``), a bar is quarantined, first failing rule only, for:
+``unknown_instrument``, ``ancient_timestamp`` for a bar before 1970), a bar is
+quarantined, first failing rule only, for:
 
 1. ``missing_field:volume``  no volume from an instrument that has one (an index has none)
 2. ``ohlc_inconsistent``     high below open, close or low, or low above open or close

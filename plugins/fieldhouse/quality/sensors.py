@@ -9,19 +9,21 @@ exactly one reason, the first rule it fails, in this order:
 4. ``bad_value``              value is not a finite number
 5. ``unknown_device``         device_id is not in the device registry
 6. ``unknown_metric``         metric is not one a catalog file defines
-7. ``unknown_device_kind``    the registry gives the device a kind no catalog file defines
-8. ``metric_not_for_device_kind``  e.g. ``speed_kmh`` from an environmental sensor
-9. ``out_of_range``           outside the physical range of the metric
-10. ``future_timestamp``      later than the interval end plus a tolerance
-11. ``conflicting_event_id``  an event_id sent again with other values: every version
-12. ``duplicate_event_id``    an event_id sent again with the same values: the copies
+7. ``ancient_timestamp``      ts before 1970-01-01T00:00Z (``core.EARLIEST_TIMESTAMP``)
+8. ``unknown_device_kind``    the registry gives the device a kind no catalog file defines
+9. ``metric_not_for_device_kind``  e.g. ``speed_kmh`` from an environmental sensor
+10. ``out_of_range``          outside the physical range of the metric
+11. ``future_timestamp``      later than the interval end plus a tolerance (``9999-…``
+                              included: a well-formed time is never ``bad_timestamp``)
+12. ``conflicting_event_id``  an event_id sent again with other values: every version
+13. ``duplicate_event_id``    an event_id sent again with the same values: the copies
 
 Metrics, their ranges and the device kinds that report them come from the catalog
 (``contracts/catalogs/``, :mod:`fieldhouse.contracts.catalog`).
 
 These are the de-noising rules of collection: readings that cannot be true (out of
-physical range, from the future), cannot be attributed (unknown device or metric) or
-were sent twice (gateway retries). Plausible-but-odd values (spikes within range,
+physical range, from the future, before 1970), cannot be attributed (unknown device
+or metric) or were sent twice (gateway retries). Plausible-but-odd values (spikes within range,
 stuck sensors) stay valid: finding them is the job of the anomaly models.
 """
 
@@ -149,7 +151,9 @@ ANOMALY_WINDOW_SCHEMA = WireSchema(
 """A labelled anomaly of one device (and one metric, or all of its metrics when
 ``metric`` is empty), from ``starts_at`` to ``ends_at`` inclusive. A label on a single
 reading is a window that starts and ends at its time. A device with any window is
-taken as labelled throughout: its hours outside every window count as normal."""
+taken as labelled throughout: its hours outside every window count as normal.
+Either time before 1970 is ``ancient_timestamp``; ``ends_at`` past 2262 is
+``future_timestamp``, as ``starts_at`` is past the interval end."""
 
 WIRE_COLUMNS: tuple[str, ...] = SENSOR_SCHEMA.wire_columns
 """Columns of a sensor wire frame, all text: five data fields, then three set by the platform."""
