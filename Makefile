@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: help minio up down status test test-cluster test-fast bench bench-quick lint format lock clean
+.PHONY: help minio up down status test test-cluster test-fast bench bench-quick reliability lint format lock clean
 
 help:
 	@echo "make up      install what is missing, start PostgreSQL, MinIO, Airflow, MLflow, Evidently, dbt docs"
@@ -15,6 +15,7 @@ help:
 	@echo "make test    install what is missing (Chromium too) and run the whole test suite (both profiles)"
 	@echo "make bench   run the benchmarks (writes bench/results*.md: sensors, market, ml, landing, lake, cluster)"
 	@echo "make bench-quick  every benchmark at a tiny size, to check they work"
+	@echo "make reliability  kill services mid-run and feed hostile files at full size; writes the table"
 	@echo "make lint    ruff check and format check"
 
 PROD_STAMP := $(VENV)/.installed-prod
@@ -66,6 +67,11 @@ bench: $(PROD_STAMP) minio
 	$(PY) bench/landing.py $(BENCH_ARGS)
 	$(PY) bench/lake_writers.py $(BENCH_ARGS)
 	$(PY) bench/cluster_backfill.py $(BENCH_ARGS)
+
+# Faults injected and hostile files tried at full size; writes bench/results-reliability.md
+# and the README's table. Not part of `make test`, which runs the same scenarios small.
+reliability: $(PROD_STAMP) minio
+	$(PY) bench/reliability.py $(BENCH_ARGS)
 
 # Writes to a scratch folder, so the committed results stay as they are.
 bench-quick: $(PROD_STAMP) minio

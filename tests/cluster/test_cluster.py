@@ -8,12 +8,15 @@ import signal
 import time
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 
 from fieldhouse import cluster, localstack
 from fieldhouse.lake import duckdb_connect
-from fieldhouse.storage.keys import Bucket, ObjectKey
+from fieldhouse.storage.keys import SENSOR_READINGS, Bucket, Interval, ObjectKey
 from fieldhouse.storage.objects import ObjectStore
+from fieldhouse.storage.parquet import from_parquet_bytes
+from tests.reliability.record import record
 
 pytestmark = pytest.mark.cluster
 
@@ -121,6 +124,20 @@ def test_a_killed_worker_s_task_is_retried_on_the_other_worker(
     assert after["state"] == "success"
     assert after["try_number"] > victim["try_number"], after
     assert after["hostname"] == (WORKER_NAMES - {victim["hostname"]}).pop(), after
+    # The hour the dead worker had begun was written once, whole.
+    store = ObjectStore(cluster_stack.pipeline_settings)
+    hour = Interval.parse("2026-11-26T09:00:00+00:00")
+    manifest = store.get_json(SENSOR_READINGS.manifest(hour))
+    parts = store.list(Bucket.RAW, SENSOR_READINGS.prefix(hour))
+    ids = pd.concat(from_parquet_bytes(store.get_bytes(p.key))["event_id"] for p in parts)
+    assert manifest["reconciles"] and manifest["rows_written"] == len(ids) == ids.nunique()
+    record(
+        "fault",
+        "Celery worker killed (SIGKILL) mid-task, 5,000 devices",
+        "task retried on the other worker and succeeded",
+        rows_lost=manifest["rows_in"] - manifest["rows_written"] - manifest["rows_quarantined"],
+        rows_duplicated=len(ids) - ids.nunique(),
+    )
 
 
 def _all_objects(store: ObjectStore) -> list[ObjectKey]:

@@ -17,6 +17,7 @@ import pytest
 
 from fieldhouse import localstack
 from fieldhouse.stack_health import airflow_health, stack_health
+from tests.reliability.record import record
 
 pytestmark = pytest.mark.e2e
 
@@ -100,3 +101,11 @@ def test_a_killed_scheduler_is_reported_and_airflow_restarted(airflow, stack_con
     assert airflow_health(stack_config).healthy
     # The REST API works again with the same credentials.
     assert airflow.get("/api/v2/dags")["total_entries"] >= 7
+    record(
+        "fault",
+        "scheduler killed (SIGKILL), Airflow's API still up",
+        "status reports it unhealthy; make up restarts Airflow, no old process left",
+        rows_lost=None,
+        rows_duplicated=None,
+        error=f"airflow: {health.detail}",
+    )

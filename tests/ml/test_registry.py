@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from fieldhouse.ml import registry
 from fieldhouse.storage.keys import Bucket, ObjectKey
 from fieldhouse.storage.objects import ObjectStore
+from tests.reliability.record import record
 
 pytestmark = pytest.mark.integration
 
@@ -110,6 +111,7 @@ def test_register_refuses_a_card_without_required_fields(store: ObjectStore) -> 
     assert registry.versions(MODEL) == []
 
 
+@pytest.mark.reliability
 def test_a_model_file_changed_in_the_bucket_is_not_loaded(store: ObjectStore) -> None:
     version = _register(store, 0.5)
     key = _model_file(store, version)
@@ -117,8 +119,16 @@ def test_a_model_file_changed_in_the_bucket_is_not_loaded(store: ObjectStore) ->
     body[-10] ^= 0xFF
     store.put_bytes(key, bytes(body))
 
-    with pytest.raises(registry.ChecksumMismatch, match="refusing to load it"):
+    with pytest.raises(registry.ChecksumMismatch, match="refusing to load it") as refused:
         registry.load(MODEL, version)
+    record(
+        "input",
+        "corrupted model file (one byte flipped in the bucket)",
+        "refused before loading: its sha256 differs from the registry's",
+        rows_lost=None,
+        rows_duplicated=None,
+        error=str(refused.value),
+    )
 
 
 def test_a_card_changed_in_the_bucket_is_refused(store: ObjectStore) -> None:
@@ -137,6 +147,7 @@ def test_a_card_changed_in_the_bucket_is_refused(store: ObjectStore) -> None:
         registry.card(MODEL, version)
 
 
+@pytest.mark.reliability
 def test_a_file_naming_untrusted_types_is_refused_even_with_a_matching_digest(
     store: ObjectStore,
 ) -> None:
@@ -163,8 +174,16 @@ def test_a_file_naming_untrusted_types_is_refused_even_with_a_matching_digest(
         MODEL, version, "artifact_sha256", hashlib.sha256(forged.getvalue()).hexdigest()
     )
 
-    with pytest.raises(registry.UntrustedModel, match="subprocess"):
+    with pytest.raises(registry.UntrustedModel, match="subprocess") as refused:
         registry.load(MODEL, version)
+    record(
+        "input",
+        "forged model naming subprocess.Popen, its sha256 rewritten to match",
+        "refused: a type outside the code's allow-list; nothing ran",
+        rows_lost=None,
+        rows_duplicated=None,
+        error=str(refused.value),
+    )
 
 
 def test_load_without_version_needs_a_champion(store: ObjectStore) -> None:
@@ -260,6 +279,7 @@ def _tamper(store: ObjectStore, version: str) -> None:
     store.put_bytes(key, bytes(body))
 
 
+@pytest.mark.reliability
 def test_a_refused_champion_gives_way_to_the_previous_good_one(store: ObjectStore) -> None:
     first = _register(store, 0.5)
     registry.promote_if_better(MODEL, first, "f1")
@@ -277,6 +297,14 @@ def test_a_refused_champion_gives_way_to_the_previous_good_one(store: ObjectStor
     assert second in client.get_model_version(MODEL, first).tags["reinstated"]
     # Refused once, never offered again: a later load goes straight to the good one.
     assert registry.load_champion(MODEL)[1]["version"] == first
+    record(
+        "input",
+        "champion's model file tampered with",
+        f"champion v{second} refused, v{first} reinstated, both tagged with why",
+        rows_lost=None,
+        rows_duplicated=None,
+        error=client.get_model_version(MODEL, second).tags["refused"],
+    )
 
 
 def test_with_no_good_version_left_there_is_no_champion(store: ObjectStore) -> None:

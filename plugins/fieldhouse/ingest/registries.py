@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from fieldhouse.ingest.claims import why_not_claimed
 from fieldhouse.storage.keys import (
     FINANCE_CUSTOMERS,
     MARKET_INSTRUMENTS,
@@ -130,6 +131,9 @@ def register_unseen(
 def register_device_files(store: ObjectStore, known_kinds: set[str]) -> dict[str, str]:
     """Register every device file in ``landing/sensor_devices/``; returns files refused.
 
+    Names are taken as landing files' are (:func:`fieldhouse.ingest.claims.why_not_claimed`):
+    the ones left alone are named in a warning.
+
     A file that cannot be used (missing columns, a device kind the catalog lacks)
     is moved to quarantine with its reason; it never stops other files or feeds.
     """
@@ -137,7 +141,11 @@ def register_device_files(store: ObjectStore, known_kinds: set[str]) -> dict[str
     area = DEVICE_REGISTRY_LANDING
     for obj in store.list(Bucket.LANDING, area.incoming_prefix, recursive=False):
         name = obj.key.key.removeprefix(area.incoming_prefix)
-        if not name or name.startswith((".", "_")):
+        if not name or name.endswith("/"):
+            continue
+        reason = why_not_claimed(name)
+        if reason is not None:
+            log.warning("not registered: %r: %s", obj.key.uri, reason)
             continue
         try:
             if obj.size > MAX_REGISTRY_FILE_BYTES:
