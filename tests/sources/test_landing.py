@@ -6,6 +6,8 @@ import datetime as dt
 import gzip
 import io
 import json
+import threading
+import time
 from decimal import Decimal
 
 import pyarrow as pa
@@ -14,7 +16,13 @@ import pytest
 
 from fieldhouse.quality import WIRE_COLUMNS, validate_readings
 from fieldhouse.sources.fleet import build_fleet, devices_frame, simulate_interval
-from fieldhouse.sources.landing import LandingFormatError, parse_landing_file
+from fieldhouse.sources.landing import (
+    RESTART,
+    FileLayout,
+    LandingFormatError,
+    iter_landing_file,
+    parse_landing_file,
+)
 from fieldhouse.storage.keys import Interval
 
 HEADER = "event_id,device_id,ts,metric,value"
@@ -133,6 +141,72 @@ def test_gzipped_csv():
     assert list(frame["origin"]) == ["landing:batch.CSV.gz"]
 
 
+def test_the_careful_path_streams_in_batches():
+    rows = [f"e{i},env-0001,2026-11-22T13:05:00Z,temperature_c,{i}" for i in range(3000)]
+    rows.insert(2500, "bad,too,many,fields,in,this,row")  # past Arrow's first block
+    text = "\n".join([HEADER, *rows]) + "\n"
+    batches = list(iter_landing_file("b.csv", io.BytesIO(text.encode()), batch_rows=1000))
+    restart = next(i for i, batch in enumerate(batches) if batch is RESTART)
+    assert restart > 0  # the fast path yielded rows before it met the bad one
+    frames = batches[restart + 1 :]
+    assert [len(frame) for frame in frames] == [1000, 1000, 1000, 1]
+    read = [value for frame in frames for value in frame["event_id"]]
+    assert read == [None if row.startswith("bad") else row.split(",")[0] for row in rows]
+    assert frames[2]["parse_error"][500] == "malformed_csv"
+    assert frames[2]["raw_record"][500] == rows[2500]
+
+
+def test_the_careful_path_names_the_columns_a_short_header_leaves_out():
+    layout = FileLayout(header_prepend=("event_id",))
+    text = "\ndevice_id,value\ne1,env-0001,1\ne2,env-0002,2,surplus\n"
+    frame = parse_landing_file("short.csv", text.encode(), layout=layout)
+    assert frame["event_id"].tolist() == ["e1", None]
+    assert frame["device_id"].tolist() == ["env-0001", None]
+    assert frame["parse_error"].tolist() == [None, "malformed_csv"]
+    fast = parse_landing_file("short.csv", text.rsplit("e2", 1)[0].encode(), layout=layout)
+    assert _rows(fast) == _rows(frame)[:1]
+
+
+class _SlowReadAhead(io.RawIOBase):
+    """A file that is slow to read from threads other than the main one (Arrow's)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = io.BytesIO(body)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._body.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._body.tell()
+
+    def readinto(self, buffer) -> int:
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(0.005)
+        return self._body.readinto(buffer)
+
+
+def test_the_careful_path_gets_every_byte_while_arrow_still_reads_ahead():
+    # Arrow's threads go on reading blocks after the bad record: none of those reads
+    # may take bytes from the careful reader that starts the file again.
+    rows = [f"e{i},env-0001,{TS},temperature_c,{i}" for i in range(100_000)]
+    rows.insert(50_000, "bad,too,many,fields,in,this,row")
+    body = ("\n".join([HEADER, *rows]) + "\n").encode()
+    frames = []
+    for batch in iter_landing_file("late.csv", _SlowReadAhead(body), batch_rows=1000):
+        if batch is RESTART:
+            frames.clear()
+        else:
+            frames.append(batch)
+    read = [value for frame in frames for value in frame["event_id"]]
+    assert read == [None if row.startswith("bad") else row.split(",")[0] for row in rows]
+
+
 # --- JSON lines -----------------------------------------------------------------------
 
 
@@ -237,6 +311,8 @@ def test_parquet_nested_values_become_json_text():
         ("readings.jsonl", b'{"value": "\xff"}', "not_utf8"),
         ("readings.csv.gz", b"plain text", "unreadable_gzip"),
         ("readings.csv.gz", b"\x1f\x8b\x08\x00 corrupt deflate stream", "unreadable_gzip"),
+        ("readings.csv.gz", gzip.compress(b"ts,value\n1,2\n")[:-6], "unreadable_gzip"),
+        ("readings.parquet", _parquet(pa.table({"colour": ["red"]})), "no_known_columns"),
         ("readings.csv", b"event_id;device_id;ts;metric;value\n1;2;3;4;5\n", "no_known_columns"),
         ("readings.csv", b"ts,TS \n1,2\n", "duplicate_columns"),
         ("readings.csv", b"ts,ts\n1,2\n", "duplicate_columns"),

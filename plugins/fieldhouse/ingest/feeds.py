@@ -88,8 +88,9 @@ def _ingest_feed_files(
     """Claim one contract's files for the hour, read each in batches, normalise, validate.
 
     A file that cannot be read at all is copied, byte for byte, to quarantine and
-    reported with its reason (what of it was already read is dropped); its claim
-    stays, so reruns agree.
+    reported with its reason, which names it (what of it was already read is
+    dropped); its claim stays, so reruns agree. Any other error (storage, a
+    registry) fails the task, so it is retried, with a note naming the file.
     """
     from fieldhouse.sources.landing import LandingFormatError
 
@@ -102,9 +103,12 @@ def _ingest_feed_files(
             hour.rollback(started)
             rejected_key = area.rejected(hour.interval, claimed.name)
             store.copy(claimed.key, rejected_key)
-            hour.rejected[claimed.key.uri] = str(exc)
+            hour.rejected[claimed.key.uri] = f"{exc} (file {claimed.name})"
             log.warning("rejected %s: %s (kept at %s)", claimed.key.uri, exc, rejected_key.uri)
             continue
+        except Exception as exc:
+            exc.add_note(f"while ingesting {claimed.key.uri} (contract {contract.name})")
+            raise
         hour.files.append(claimed.key.uri)
         log.info(
             "%s: %s -> %d rows (contract %s)",
