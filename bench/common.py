@@ -12,7 +12,6 @@ import importlib
 import json
 import os
 import platform
-import resource
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -68,8 +67,11 @@ def _child_main(stage_ref: str, log_path: str, kwargs: dict[str, Any]) -> dict[s
         # carry their run result), so send its text, and keep the traceback in the log.
         logging.exception("stage %s failed", stage)
         raise StageError(f"{stage}: {type(exc).__name__}: {exc}") from None
-    # ru_maxrss is in KiB on Linux; the process has run this stage and nothing else.
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM (KiB) is this process's own high-water mark: it has run this stage and
+    # nothing else. (ru_maxrss would also count the parent it was started from.)
+    with open("/proc/self/status") as status:
+        hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    result["peak_rss_mb"] = hwm / 1024
     return result
 
 

@@ -11,17 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 from pathlib import Path
 
 
 def full_size() -> bool:
     return os.environ.get("FIELDHOUSE_RELIABILITY_SIZE", "small") == "full"
-
-
-def peak_mb_of_children() -> float:
-    """Peak resident memory of the largest child process waited for so far (MiB)."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def record(
