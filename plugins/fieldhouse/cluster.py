@@ -147,6 +147,7 @@ def compose_values(config: ClusterConfig) -> dict[str, str]:
         "FIELDHOUSE_PUBLIC_MLFLOW_URL": config.mlflow_url,
         "FIELDHOUSE_PUBLIC_EVIDENTLY_URL": config.evidently_url,
         "EVIDENTLY_SECRET": config.secrets["evidently_secret"],
+        "FIELDHOUSE_PSEUDONYM_KEY": config.secrets["pseudonym_key"],
         # Demo data on, as in the embedded stack; FIELDHOUSE_SIMULATORS=off turns it off.
         "FIELDHOUSE_SIMULATORS": os.environ.get("FIELDHOUSE_SIMULATORS", "on"),
     }

@@ -155,8 +155,13 @@ def duckdb_connect(
     The lake is attached as ``lake`` (``lake.main.fct_sensor_readings_hourly``,
     ...). Any number of processes may have it attached at once; each reads the
     latest committed snapshot. Close the connection when done.
+
+    With ``FIELDHOUSE_PSEUDONYM_KEY`` set, the session has ``pseudonym()`` too,
+    so the staging views (which call it) can be read; the marts never need it.
     """
     import duckdb
+
+    from fieldhouse import pseudonym
 
     install_duckdb_extensions()
     con = duckdb.connect()
@@ -166,6 +171,8 @@ def duckdb_connect(
         for name, value in DUCKLAKE_RETRY_SETTINGS.items():
             con.execute(f"SET {name} = {value}")
         con.execute(_s3_secret_sql(settings))
+        if os.environ.get(pseudonym.KEY_VARIABLE):
+            pseudonym.register(con)
         if attach_lake:
             _attach_lake(con)
     except Exception:

@@ -233,6 +233,8 @@ class StackConfig:
             "airflow_fernet_key": lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(),
             # Writes to the Evidently UI's workspace need it; reading the UI does not.
             "evidently_secret": lambda: secrets.token_urlsafe(18),
+            # The key of customer-id pseudonyms in the lake (fieldhouse.pseudonym).
+            "pseudonym_key": lambda: secrets.token_urlsafe(32),
         }
         missing = {name: make() for name, make in wanted.items() if name not in stored}
         if missing:
@@ -343,6 +345,7 @@ class StackConfig:
             # Where drift checks file their snapshots (the Evidently UI's API).
             "FIELDHOUSE_EVIDENTLY_URL": self.evidently_url,
             "FIELDHOUSE_EVIDENTLY_SECRET": self.secrets["evidently_secret"],
+            "FIELDHOUSE_PSEUDONYM_KEY": self.secrets["pseudonym_key"],
         }
 
     def role_connections(self) -> dict[str, str]:

@@ -204,6 +204,12 @@ def _expected_delivery_times(orders: pd.DataFrame, scans: pd.DataFrame) -> pd.Da
     return pd.concat([by_carrier, by_country], ignore_index=True)
 
 
+def _pseudonym(customer_id: str) -> str:
+    from fieldhouse.pseudonym import key, pseudonym
+
+    return pseudonym(customer_id, key())
+
+
 def _expected_transaction_features(transactions: pd.DataFrame) -> pd.DataFrame:
     """tx_count_1h, is_new_country and amount_to_usual_ratio, in pandas."""
     frame = _first_ingested(transactions, "transaction_id").sort_values(
@@ -308,6 +314,11 @@ def test_transaction_features_match_pandas_on_the_raw_rows(built) -> None:
     assert ratio_off.max() < TOLERANCE
     # Fraud bursts put several transactions within the hour.
     assert merged["tx_count_1h"].max() >= 3
+    # Each customer id reaches the lake as its keyed hash, and no id as it arrived.
+    from fieldhouse.pseudonym import pseudonymize_series
+
+    assert (merged["customer_id_mart"] == pseudonymize_series(merged["customer_id"])).all()
+    assert not set(merged["customer_id"]) & set(mart["customer_id"])
     features = tables["ml_transaction_risk_features"]
     assert set(features["transaction_id"]) == set(mart["transaction_id"])
 
@@ -387,10 +398,11 @@ def test_a_build_of_the_landed_sources_leaves_the_simulator_out(by_source) -> No
         assert list(marts[name]["transaction_id"]) == ["BANK-1", "BANK-2", "BANK-3"], name
     # The bank's customers, not the simulated issuer's registry: its CUST-00001 is
     # another person, unregistered, in the currency of their transactions.
-    assert list(customers["customer_id"]) == ["CUST-00001", "CUST-90000"]
+    # Known to the lake by their pseudonyms only.
+    counts = dict(zip(customers["customer_id"], customers["transaction_count"], strict=True))
+    assert counts == {_pseudonym("CUST-00001"): 2, _pseudonym("CUST-90000"): 1}
     assert not customers["is_registered_customer"].any()
     assert set(customers["currency"]) == {"EUR"}
-    assert list(customers["transaction_count"]) == [2, 1]
 
 
 def test_a_build_of_every_source_keeps_them_apart(by_source) -> None:
@@ -409,5 +421,6 @@ def test_a_build_of_every_source_keeps_them_apart(by_source) -> None:
             pd.testing.assert_frame_equal(rows[name], alone[name], check_dtype=False, obj=name)
     # The bank's CUST-00001 and the simulated issuer's are two customers.
     customers = every["dim_customers"].set_index(["source", "customer_id"])
-    assert customers.loc[("finance_transactions", "CUST-00001"), "transaction_count"] == 2
-    assert customers.loc[("simulator", "CUST-00001"), "is_registered_customer"]
+    bank_customer = _pseudonym("CUST-00001")
+    assert customers.loc[("finance_transactions", bank_customer), "transaction_count"] == 2
+    assert customers.loc[("simulator", bank_customer), "is_registered_customer"]

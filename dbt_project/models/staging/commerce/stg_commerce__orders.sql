@@ -14,7 +14,7 @@ renamed as (
 
     select
         cast(order_id as varchar) as order_id,
-        cast(customer_id as varchar) as customer_id,
+        pseudonym(cast(customer_id as varchar)) as customer_id,
         cast(ordered_at as timestamptz) as ordered_at,
         -- The UTC calendar day the order was placed on.
         cast(timezone('UTC', cast(ordered_at as timestamptz)) as date) as order_date,

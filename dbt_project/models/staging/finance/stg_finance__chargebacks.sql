@@ -15,7 +15,7 @@ renamed as (
     select
         cast(chargeback_id as varchar) as chargeback_id,
         cast(transaction_id as varchar) as transaction_id,
-        cast(customer_id as varchar) as customer_id,
+        pseudonym(cast(customer_id as varchar)) as customer_id,
         cast(reported_at as timestamptz) as reported_at,
         cast(amount as double) as amount,
         cast(currency as varchar) as currency,

@@ -14,7 +14,7 @@ renamed as (
 
     select
         cast(transaction_id as varchar) as transaction_id,
-        cast(customer_id as varchar) as customer_id,
+        pseudonym(cast(customer_id as varchar)) as customer_id,
         cast(ts as timestamptz) as ts,
         -- The UTC calendar day of the transaction.
         cast(timezone('UTC', cast(ts as timestamptz)) as date) as transaction_date,
