@@ -6,19 +6,18 @@ domains, sensors, market, commerce and finance, that have raw data): staging vie
 type and deduplicate the raw Parquet in MinIO, intermediate models flag spikes and
 stuck sensors, and the marts are written as DuckLake tables (Parquet in
 `s3://lake/`, catalog in PostgreSQL). Every model's tests run as part of the
-build, so a mart that fails a test is not published. The build and the snapshot
-expiry take slots in the `lake_writers` pool; training, drift checks and people's
-queries go on while it runs.
+build, so a mart that fails a test is not published. The build takes a slot in
+the `lake_writers` pool; training, drift checks and people's queries go on while
+it runs.
 
 * Starts on any update of a raw asset (**raw.sensor_readings**,
   **raw.price_bars**, **raw.orders**, **raw.shipment_events**,
   **raw.transactions**, **raw.chargebacks**); no clock schedule.
 * Regenerates the **dbt docs** after each build, so the served docs always
   describe what is in the lake.
-* Expires lake snapshots older than 7 days (time travel reaches that far back)
-  and deletes the files only they used.
 * Publishes the mart assets (`lake.fct_sensor_readings_hourly`,
   `lake.fct_market_daily`, …) that the ML DAGs follow.
+* Leaves compaction and snapshot expiry to `maintain_lake` (daily).
 
 Every source (namespace: `simulator`, or a feed contract's `source`) is kept
 apart in the marts, and each trailing window (delivery percentiles, RFM) and
@@ -120,14 +119,7 @@ def transform_lake():
 
         run_dbt(["docs", "generate"], StorageSettings.for_role("transform"))
 
-    @task(pool=LAKE_WRITERS_POOL)
-    def expire_old_snapshots() -> dict:
-        from fieldhouse.config import StorageSettings
-        from fieldhouse.lake import expire_snapshots
-
-        return expire_snapshots(StorageSettings.for_role("transform"))
-
-    check_source_freshness() >> build_models() >> generate_docs() >> expire_old_snapshots()
+    check_source_freshness() >> build_models() >> generate_docs()
 
 
 transform_lake()

@@ -120,7 +120,8 @@ def test_heavy_libraries_are_not_imported_at_parse_time(tmp_path) -> None:
 
 # Every task that writes the lake, by DAG; each takes a slot in the writers' pool.
 LAKE_WRITERS = {
-    "transform_lake": {"build_models", "expire_old_snapshots"},
+    "transform_lake": {"build_models"},
+    "maintain_lake": {"compact_lake_files", "expire_old_snapshots"},
     "train_models": {
         "sensor_anomaly.write_scores",
         "delivery_time.write_scores",

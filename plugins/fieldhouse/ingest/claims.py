@@ -16,10 +16,16 @@ a warning on every claim pass, so a file is never skipped without a word:
   moved up;
 - a name with control characters would carry them into every row's ``origin``
   and into logs: it has to be renamed.
+
+Claimed files are kept for a while and then deleted by retention
+(:mod:`fieldhouse.maintenance`), which leaves ``_pruned.json`` in the hour's
+claim. A rerun of that hour would rewrite its raw partition without the rows
+those files held, so it is refused (:class:`ClaimsPruned`) instead.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -32,6 +38,13 @@ log = logging.getLogger(__name__)
 # A file dropped again under a name the hour already claimed is kept as
 # "<first 12 hex digits of its ETag>-<name>".
 _SECOND_DROP = re.compile(r"^[0-9a-f]{12}-")
+
+# Left in an hour's claim when retention deleted its files.
+PRUNED_MARKER = "_pruned.json"
+
+
+class ClaimsPruned(RuntimeError):
+    """The landing files an hour claimed were deleted by retention; a rerun would lose rows."""
 
 
 @dataclass(frozen=True)
@@ -53,9 +66,19 @@ def claim_landing_files(
     With ``claim_new=False`` only files claimed earlier are listed (a rerun of an
     hour that is not the newest of its run).
     """
+    prefix = area.claimed_prefix(interval)
+    marker = ObjectKey(Bucket.LANDING, prefix + PRUNED_MARKER)
+    if store.exists(marker):
+        pruned = json.loads(store.get_bytes(marker))
+        raise ClaimsPruned(
+            f"the landing files {interval.partition} claimed for {area.source} were deleted "
+            f"by retention at {pruned.get('pruned_at')} ({len(pruned.get('files', []))} files); "
+            "its raw partition holds the only copy of their rows and a rerun would drop them. "
+            "Leave this hour as it is, or put the files back under "
+            f"{marker.uri.rsplit('/', 1)[0]}/ and delete {PRUNED_MARKER} to rerun it."
+        )
     if claim_new:
         _claim_new_files(store, area, interval)
-    prefix = area.claimed_prefix(interval)
     return sorted(
         (
             ClaimedFile(o.key.key.removeprefix(prefix), o.key)
