@@ -10,8 +10,9 @@ model of the same name. The champion is re-scored on the challenger's held-out
 period and the challenger promoted only if it wins by the margin; the aliases
 `champion` and `challenger` say which version is which, and the decision with
 its reason is on the version (description, `decision.*` tags) and the run, and
-in `retrain_and_promote`'s return value. Then `write_scores` scores the current
-feature table with the champion (new or kept) and replaces its scores table.
+in `retrain_and_promote`'s return value. Then `write_scores` brings the scores
+table up to date with the champion (new or kept): only feature rows it has not
+scored yet, or whose features changed, are scored (counts in the log).
 Open **Browse → MLflow models** to see them.
 
 * Runs daily at 03:00 UTC (retraining on every hourly transform would churn

@@ -165,9 +165,12 @@ def test_retraining_registers_keeps_replaces_and_scores(
     assert not second["promoted"] and "not better" in second["reason"], second["reason"]
     assert registry.champion_version(DELIVERY_TIME_MODEL) == first["version"]
 
+    # The champion already scored these very feature rows: nothing is scored again.
     assert second["scores"] == {
         "table": delivery.SCORES_TABLE,
         "rows": len(features),
+        "scored": 0,
+        "kept": len(features),
         "model_version": first["version"],
     }
     with duckdb_connect(minio_server) as con:
@@ -179,6 +182,7 @@ def test_retraining_registers_keeps_replaces_and_scores(
         "p50_delivery_days",
         "p90_delivery_days",
         "scored_at",
+        "feature_hash",
     ]
     assert set(scored["shipment_id"]) == set(features["shipment_id"])
     assert (scored["model_version"] == first["version"]).all()

@@ -183,7 +183,8 @@ def test_retraining_registers_keeps_replaces_and_scores(
     assert not second["promoted"] and "not better" in second["reason"], second["reason"]
     assert registry.champion_version(TRANSACTION_RISK_MODEL) == first["version"]
 
-    assert second["scores"]["rows"] == len(features)
+    # The kept champion had scored these very rows: none is scored again.
+    assert (second["scores"]["rows"], second["scores"]["scored"]) == (len(features), 0)
     with duckdb_connect(minio_server) as con:
         scored = con.execute(f"select * from {risk.SCORES_TABLE}").df()
     assert list(scored.columns) == [
@@ -192,6 +193,7 @@ def test_retraining_registers_keeps_replaces_and_scores(
         "risk_score",
         "is_alert",
         "scored_at",
+        "feature_hash",
     ]
     assert len(scored) == scored["transaction_id"].nunique() == len(features)
     assert (scored["model_version"] == first["version"]).all()

@@ -8,7 +8,8 @@ by a :class:`ModelJob`:
 3. score the champion on the challenger's held-out period and promote the
    challenger only if it wins by more than the margin;
 4. score the current feature table with the champion, whichever it is now,
-   and replace the model's scores table in the lake.
+   into the model's scores table: only the rows it does not hold yet
+   (:mod:`fieldhouse.ml.scores`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pandas as pd
 from fieldhouse.config import StorageSettings
 from fieldhouse.lake import table_exists
 from fieldhouse.ml import anomaly, delivery, registry, risk, tabular
-from fieldhouse.ml.scores import write_scores
+from fieldhouse.ml.scores import update_scores
 
 if TYPE_CHECKING:
     import duckdb
@@ -52,6 +53,7 @@ class ModelJob:
     metric: str
     higher_is_better: bool
     scores_table: str
+    key_columns: tuple[str, ...]  # a scored row's identity in the scores table
     load_features: Callable[[duckdb.DuckDBPyConnection, int | None], pd.DataFrame]
     train: Callable[..., tuple[Any, dict[str, float], str]]
     card_fields: Callable[[Any, dict[str, float], str, int, pd.DataFrame], dict[str, Any]]
@@ -94,6 +96,7 @@ JOBS: dict[str, ModelJob] = {
             metric="f1",
             higher_is_better=True,
             scores_table=SENSOR_ANOMALY_SCORES_TABLE,
+            key_columns=anomaly.KEY_COLUMNS,
             load_features=_sensor_features,
             train=anomaly.train_anomaly_model,
             card_fields=_sensor_card_fields,
@@ -107,6 +110,7 @@ JOBS: dict[str, ModelJob] = {
             metric=delivery.METRIC,
             higher_is_better=False,
             scores_table=delivery.SCORES_TABLE,
+            key_columns=(delivery.KEY,),
             load_features=delivery.load_features,
             train=delivery.train_delivery_model,
             card_fields=delivery.model_card_fields,
@@ -120,6 +124,7 @@ JOBS: dict[str, ModelJob] = {
             metric=risk.METRIC,
             higher_is_better=True,
             scores_table=risk.SCORES_TABLE,
+            key_columns=(risk.KEY,),
             load_features=risk.load_features,
             train=risk.train_risk_model,
             card_fields=risk.model_card_fields,
@@ -337,13 +342,13 @@ def _write_champion_scores(
     champion_card: dict[str, Any],
     features: pd.DataFrame,
 ) -> dict[str, Any]:
-    frame = job.scores(champion, champion_card, features, pd.Timestamp.now(tz="UTC"))
-    rows = write_scores(settings, job.scores_table, frame)
-    log.info(
-        "%s: %d rows scored by %s into %s",
-        job.name,
-        rows,
-        champion_card["version"],
+    scored_at = pd.Timestamp.now(tz="UTC")
+    result = update_scores(
+        settings,
         job.scores_table,
+        job.key_columns,
+        champion_card["version"],
+        features,
+        lambda rows: job.scores(champion, champion_card, rows, scored_at),
     )
-    return {"table": job.scores_table, "rows": rows, "model_version": champion_card["version"]}
+    return {"table": job.scores_table, "model_version": champion_card["version"], **result}
