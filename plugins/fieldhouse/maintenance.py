@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fieldhouse.config import ConfigError, StorageSettings
-from fieldhouse.ingest.claims import PRUNED_MARKER
-from fieldhouse.lake import LAKE_ALIAS, write_lake
 from fieldhouse.storage.keys import (
     Bucket,
     Interval,
@@ -76,6 +74,8 @@ def compact_lake(
     memory (compaction reads whole files); what is left over is merged next time.
     """
 
+    from fieldhouse.lake import LAKE_ALIAS, write_lake
+
     def compact(con: duckdb.DuckDBPyConnection) -> tuple[tuple, tuple, list]:
         before = _data_files(con)
         options = ""
@@ -108,6 +108,8 @@ def compact_lake(
 
 def _data_files(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     """Data files the lake's current snapshot reads, and their bytes."""
+    from fieldhouse.lake import LAKE_ALIAS
+
     files, size = con.execute(
         "select coalesce(sum(file_count), 0), coalesce(sum(file_size_bytes), 0) "
         f"from ducklake_table_info('{LAKE_ALIAS}')"
@@ -167,6 +169,8 @@ def clean_airflow_history(days: int, *, now: datetime | None = None) -> dict[str
 
 def _mark_pruned(store, area: LandingArea, hour: Interval, names: list[str], now: datetime) -> None:
     """Leave ``_pruned.json`` in the hour's claim, so a rerun of it is refused, not lossy."""
+    from fieldhouse.ingest.claims import PRUNED_MARKER
+
     marker = ObjectKey(Bucket.LANDING, area.claimed_prefix(hour) + PRUNED_MARKER)
     earlier = json.loads(store.get_bytes(marker)) if store.exists(marker) else {}
     record = {

@@ -24,7 +24,7 @@ import pandas as pd
 from fieldhouse.config import StorageSettings
 from fieldhouse.lake import table_exists
 from fieldhouse.ml import anomaly, delivery, registry, risk, tabular
-from fieldhouse.ml.scores import update_scores
+from fieldhouse.ml.scores import feature_hashes, update_scores
 
 if TYPE_CHECKING:
     import duckdb
@@ -285,11 +285,7 @@ def data_fingerprint(features: pd.DataFrame) -> str:
     """
     import hashlib
 
-    # Values pandas cannot hash (lists, arrays) are hashed by their text.
-    hashable = features.apply(
-        lambda column: column.astype(str) if column.dtype == object else column
-    )
-    rows = pd.util.hash_pandas_object(hashable, index=False).to_numpy()
+    rows = feature_hashes(features)
     return hashlib.sha256(rows.tobytes()).hexdigest()[:16]
 
 
