@@ -286,11 +286,12 @@ EVENT_HOUR = "make_timestamptz(epoch_us(event_ts) // 3600000000 * 3600000000)"
 
 
 def _deduplicated_cte() -> str:
-    """``readings``: each event once, its earliest ingested copy.
+    """``readings``: each event (id and event hour) once, its earliest ingested copy.
 
-    The tie-breakers are those of stg_sensors__readings, so both keep the same
-    copy. Repeated events are rare, so only they are ranked: a hash aggregation
-    over every event_id is cheaper than sorting all readings by it.
+    The key and tie-breakers are those of stg_sensors__readings (one source
+    here), so both keep the same copy. Repeated events are rare, so only they
+    are ranked: a hash aggregation over every event_id is cheaper than sorting
+    all readings by it.
     """
     columns = "event_id, device_id, metric, value, event_ts, ingested_at, event_hour"
     return f"""
@@ -300,14 +301,15 @@ def _deduplicated_cte() -> str:
         FROM {_raw_readings()}
     ),
     repeated AS (
-        SELECT event_id FROM scanned GROUP BY event_id HAVING count(*) > 1
+        SELECT event_id, event_hour FROM scanned GROUP BY event_id, event_hour
+        HAVING count(*) > 1
     ),
     readings AS (
-        SELECT {columns} FROM scanned ANTI JOIN repeated USING (event_id)
+        SELECT {columns} FROM scanned ANTI JOIN repeated USING (event_id, event_hour)
         UNION ALL
-        SELECT {columns} FROM scanned SEMI JOIN repeated USING (event_id)
+        SELECT {columns} FROM scanned SEMI JOIN repeated USING (event_id, event_hour)
         QUALIFY row_number() OVER (
-            PARTITION BY event_id ORDER BY ingested_at, dt, hour, origin) = 1
+            PARTITION BY event_id, event_hour ORDER BY ingested_at, dt, hour, origin) = 1
     )"""
 
 

@@ -17,6 +17,10 @@ it runs.
   describe what is in the lake.
 * Publishes the mart assets (`lake.fct_sensor_readings_hourly`,
   `lake.fct_market_daily`, …) that the ML DAGs follow.
+* Builds incrementally: the raw partitions new or rewritten since the last
+  build are reloaded, and only the event hours they touch are recomputed in the
+  sensor marts (the other marts are rebuilt whole). Where each raw dataset
+  stands is logged and kept in `lake.meta.watermarks`.
 * Leaves compaction and snapshot expiry to `maintain_lake` (daily).
 
 Every source (namespace: `simulator`, or a feed contract's `source`) is kept
@@ -33,7 +37,11 @@ anywhere in the lake.
 * `sources`: the sources to build (e.g. `scms_shipments`); the others' rows are
   left out of every model. Empty: all of them.
 
-Both are passed to dbt as vars (see `dbt_project/dbt_project.yml`). The marts
+* `full_refresh`: rebuild every model from all raw data (`dbt build
+  --full-refresh` by hand). The first build, and any build with as_of or
+  sources (and the build after it), is a full one anyway.
+
+as_of and sources are passed to dbt as vars (see `dbt_project/dbt_project.yml`). The marts
 then stay that way, and the ML DAGs follow them, until the next run rebuilds
 them with the defaults (any new raw data starts one).
 """
@@ -87,6 +95,14 @@ def _dbt_vars(params: dict) -> dict:
                 "scms_shipments). Empty: all of them."
             ),
         ),
+        "full_refresh": Param(
+            False,
+            type="boolean",
+            description=(
+                "Rebuild every model from all raw data instead of only what changed since "
+                "the last build."
+            ),
+        ),
     },
 )
 def transform_lake():
@@ -104,12 +120,20 @@ def transform_lake():
     @task(outlets=ALL_MARTS, pool=LAKE_WRITERS_POOL)
     def build_models(params=None) -> list[str]:
         from fieldhouse.config import StorageSettings
-        from fieldhouse.lake import build_domains, domains_with_data
+        from fieldhouse.lake import build_lake, domains_with_data
         from fieldhouse.storage.objects import ObjectStore
 
+        params = params or {}
         settings = StorageSettings.for_role("transform")
-        domains = domains_with_data(ObjectStore(settings))
-        build_domains(settings, domains, vars=_dbt_vars(params or {}))
+        store = ObjectStore(settings)
+        domains = domains_with_data(store)
+        build_lake(
+            settings,
+            store,
+            domains,
+            vars=_dbt_vars(params),
+            full_refresh=bool(params.get("full_refresh")),
+        )
         return domains
 
     @task

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     import duckdb
     from dbt.cli.main import dbtRunnerResult
 
+    from fieldhouse.storage.objects import ObjectStore
+
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("httpfs", "ducklake")
@@ -507,11 +509,16 @@ def build_domains(
     domains: list[str],
     vars: Mapping[str, Any] | None = None,
     *,
+    full_refresh: bool = False,
     processes: int | None = None,
 ) -> dict[str, str] | None:
     """``dbt build`` of the models and tests tagged with ``domains``; None if there are none.
 
     ``vars`` are passed as dbt's ``--vars`` (e.g. ``{"as_of": "2015-06-30"}``).
+    ``full_refresh`` rebuilds the incremental models whole (``--full-refresh``).
+    With the var ``incremental`` (a planned build, :func:`build_lake`), the
+    unit tests and the tests on raw sources, which re-read every partition,
+    are left to full builds.
     The domains share no models, so with ``processes`` above one (default:
     :func:`dbt_processes`) each domain is built by a dbt process of its own,
     that many at once. Processes, not dbt threads: dbt-duckdb's threads are
@@ -527,11 +534,13 @@ def build_domains(
     if not domains:
         log.info("no raw data in any domain yet: nothing to build")
         return None
-    extra = []
+    extra = ["--full-refresh"] if full_refresh else []
     if vars:
         # Unit tests state their expected rows under the project's vars, which a
         # chosen as_of or sources would change; they run in every default build.
-        extra = ["--vars", json.dumps(dict(vars)), "--exclude-resource-type", "unit_test"]
+        extra += ["--vars", json.dumps(dict(vars)), "--exclude-resource-type", "unit_test"]
+    if vars and vars.get("incremental"):
+        extra += ["--exclude", "source:*"]
     processes = dbt_processes() if processes is None else max(processes, 1)
     if processes == 1 or len(domains) == 1:
         selection = [f"tag:{domain}" for domain in domains]
@@ -539,6 +548,45 @@ def build_domains(
         result = run_dbt(["build", "--select", *selection, *extra], settings)
         return {r.node.unique_id: str(r.status) for r in _node_results(result)}
     return _build_apart(settings, domains, extra, processes)
+
+
+def build_lake(
+    settings: StorageSettings,
+    store: ObjectStore,
+    domains: list[str],
+    vars: Mapping[str, Any] | None = None,
+    *,
+    full_refresh: bool = False,
+    processes: int | None = None,
+) -> dict[str, str] | None:
+    """Build ``domains`` from what changed in raw since the last build, or whole.
+
+    Plans the build (:mod:`fieldhouse.watermarks`): the raw partitions new or
+    rewritten since the last successful build are reloaded and the event hours
+    they touch recomputed; everything is rebuilt when ``full_refresh`` is asked
+    for, on the first build, and when ``vars`` (as_of, sources) leave rows out
+    (then the build after it is a full one too). The watermarks are recorded
+    only when dbt succeeded. Returns what :func:`build_domains` returns.
+    """
+    from fieldhouse import watermarks
+
+    if not domains:
+        log.info("no raw data in any domain yet: nothing to build")
+        return None
+    plan = watermarks.plan_build(
+        settings, store, domains, full_refresh=full_refresh, restricted=bool(vars)
+    )
+    log.info("build plan: %s", plan.summary())
+    watermarks.stage_plan(settings, plan)
+    statuses = build_domains(
+        settings,
+        domains,
+        {**plan.vars, **(vars or {})},
+        full_refresh=plan.full_refresh,
+        processes=processes,
+    )
+    watermarks.record_build(settings, plan)
+    return statuses
 
 
 def _build_apart(

@@ -30,22 +30,34 @@ def transform_lake():
 
 
 def test_by_default_every_source_ends_at_its_own_latest_data(transform_lake) -> None:
-    assert transform_lake.params.dump() == {"as_of": None, "sources": []}
-    # The UI shows the docstring: it explains both.
-    assert "`as_of`" in transform_lake.doc_md and "`sources`" in transform_lake.doc_md
+    assert transform_lake.params.dump() == {"as_of": None, "sources": [], "full_refresh": False}
+    # The UI shows the docstring: it explains each.
+    for name in ("`as_of`", "`sources`", "`full_refresh`"):
+        assert name in transform_lake.doc_md, name
 
 
 def test_a_date_and_a_list_of_sources_are_accepted(transform_lake) -> None:
     params = copy.deepcopy(transform_lake.params)
     params["as_of"] = "2015-06-30"
     params["sources"] = ["scms_shipments", "simulator"]
+    params["full_refresh"] = True
 
-    assert params.dump() == {"as_of": "2015-06-30", "sources": ["scms_shipments", "simulator"]}
+    assert params.dump() == {
+        "as_of": "2015-06-30",
+        "sources": ["scms_shipments", "simulator"],
+        "full_refresh": True,
+    }
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("as_of", "June"), ("as_of", "2015-13-40"), ("as_of", "30/06/2015"), ("sources", "scms")],
+    [
+        ("as_of", "June"),
+        ("as_of", "2015-13-40"),
+        ("as_of", "30/06/2015"),
+        ("sources", "scms"),
+        ("full_refresh", "yes"),
+    ],
 )
 def test_anything_else_is_refused(transform_lake, name: str, value: str) -> None:
     from airflow.exceptions import ParamValidationError

@@ -1,3 +1,20 @@
+{#-
+  Incremental: a planned build (see macros/incremental.sql) recomputes, for
+  each source, the hours from its first affected hour to a week after its last
+  (every frame below looks back at most 168 hours), from the hourly rows of a
+  week before that on, and replaces them in one lake transaction. Otherwise it
+  is rebuilt whole.
+-#}
+-- depends_on: {{ ref('int_sensor_hours_affected') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    full_refresh=none if var('incremental', false) else true,
+    pre_hook="{{ delete_feature_hours(ref('int_sensor_hours_affected')) }}",
+) }}
+
+{%- set ranges = affected_hour_ranges(ref('int_sensor_hours_affected')) -%}
+
 with
 
 hourly as (
@@ -10,6 +27,12 @@ hourly as (
         hour(timezone('UTC', event_hour)) as hour_of_day
 
     from {{ ref('fct_sensor_readings_hourly') }}
+    {%- if ranges %}
+    where {{ hour_ranges_predicate(ranges, before=168, after=168) }}
+    {%- elif planned() %}
+    -- A planned build with no affected hour: nothing to recompute.
+    where false
+    {%- endif %}
 
 ),
 
@@ -207,6 +230,9 @@ final as (
         and with_history.event_hour = window_hours.event_hour
     left join labelled_devices
         on with_history.device_id = labelled_devices.device_id
+    {%- if ranges %}
+    where {{ hour_ranges_predicate(ranges, before=0, after=168, relation='with_history') }}
+    {%- endif %}
 
 )
 

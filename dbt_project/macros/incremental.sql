@@ -1,0 +1,115 @@
+{#
+  Incremental builds. The transform DAG plans each build (fieldhouse.watermarks):
+  it compares the raw partitions in MinIO with those the lake was built from,
+  writes the partitions that are new or rewritten to meta.pending_partitions
+  and the event hours they touch to meta.pending_hours, and runs dbt with the
+  var `incremental: true`. The incremental models then read and replace only
+  what the plan names. Without that var (dbt by hand) or with --full-refresh,
+  they are rebuilt whole, like tables.
+
+  planned(): whether this is a planned incremental build of an existing model.
+
+  plan_rows(sql): the rows of a query on the plan, [] outside a planned build.
+
+  delete_pending_partitions(dataset): a pre-hook deleting the rows that the
+  pending partitions of `dataset` held (in the model's own transaction).
+
+  pending_partitions_read(dataset, relation, columns): a select of the pending
+  partitions of `dataset`, read from their own objects only; `relation` is the
+  dataset's source, whose glob names the files. No pending partition: typed
+  empty rows with `columns`.
+#}
+{% macro planned() -%}
+    {{ return(execute and var('incremental', false) and is_incremental()) }}
+{%- endmacro %}
+
+{% macro plan_rows(sql) -%}
+    {%- if not planned() -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {{ return(run_query(sql).rows) }}
+{%- endmacro %}
+
+{% macro delete_pending_partitions(dataset) -%}
+    {%- if planned() -%}
+    delete from {{ this }}
+    where (ingest_dt, ingest_hour) in (
+        select (dt, hour) from lake.meta.pending_partitions
+        where dataset = '{{ dataset }}'
+    )
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro pending_partitions_read(dataset, relation, columns) -%}
+    {%- set partitions = plan_rows(
+        "select partition from lake.meta.pending_partitions where dataset = '"
+        ~ dataset ~ "' and present order by partition"
+    ) -%}
+    {%- set location = modules.re.search("read_parquet\\(\\s*'([^']+)/\\*/\\*/\\*\\.parquet'(.*)\\)\\s*$", relation | string) -%}
+    {%- if location is none -%}
+        {{ exceptions.raise_compiler_error("cannot read partitions of " ~ relation) }}
+    {%- endif -%}
+    {%- if partitions | length == 0 -%}
+    select
+        {%- for column in columns %}
+        cast(null as varchar) as {{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    where false
+    {%- else -%}
+    select * from read_parquet(
+        [
+            {%- for row in partitions %}
+            '{{ location.group(1) }}/{{ row[0] }}/*.parquet'{{ "," if not loop.last }}
+            {%- endfor %}
+        ]{{ location.group(2) }}
+    )
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+  delete_affected_hours(affected): a pre-hook deleting the (source, event_hour)
+  rows of a planned build's affected hours (a relation with those columns).
+#}
+{% macro delete_affected_hours(affected) -%}
+    {%- if planned() -%}
+    delete from {{ this }}
+    where (source, event_hour) in (select (source, event_hour) from {{ affected }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+  affected_hour_ranges(affected): in a planned build, [source, first, last]
+  of the affected hours of each source; [] otherwise.
+
+  hour_ranges_predicate(ranges, before, after, relation): true for the rows of
+  each source whose event_hour lies from `before` hours before its first
+  affected hour to `after` hours after its last.
+
+  delete_feature_hours(affected): a pre-hook deleting the rows a planned
+  build of ml_sensor_anomaly_features recomputes (a week after each range).
+#}
+{% macro affected_hour_ranges(affected) -%}
+    {{ return(plan_rows(
+        "select source, min(event_hour), max(event_hour) from " ~ affected
+        ~ " group by source order by source"
+    )) }}
+{%- endmacro %}
+
+{% macro hour_ranges_predicate(ranges, before, after, relation=none) -%}
+    {%- set on = relation ~ '.' if relation else '' -%}
+    (
+    {%- for row in ranges %}
+        ({{ on }}source = '{{ row[0] | replace("'", "''") }}'
+         and {{ on }}event_hour between timestamptz '{{ row[1] }}' - interval {{ before }} hour
+             and timestamptz '{{ row[2] }}' + interval {{ after }} hour){{ " or" if not loop.last }}
+    {%- endfor %}
+    )
+{%- endmacro %}
+
+{% macro delete_feature_hours(affected) -%}
+    {%- set ranges = affected_hour_ranges(affected) -%}
+    {%- if ranges -%}
+    delete from {{ this }}
+    where {{ hour_ranges_predicate(ranges, before=0, after=168) }}
+    {%- endif -%}
+{%- endmacro %}
