@@ -13,7 +13,7 @@ help:
 	@echo "             PROFILE=cluster: CeleryExecutor, two workers, Redis, MinIO on four drives"
 	@echo "make down    stop everything 'make up' started"
 	@echo "make test    install what is missing (Chromium too) and run the whole test suite (both profiles)"
-	@echo "make bench   run the benchmarks (writes bench/results*.md: sensors, market, ml, landing, lake, cluster)"
+	@echo "make bench   run the benchmarks (writes bench/results*.md: sensors, market, ml, landing, lake, incremental, cluster)"
 	@echo "make bench-quick  every benchmark at a tiny size, to check they work"
 	@echo "make reliability  kill services mid-run and feed hostile files at full size; writes the table"
 	@echo "make lint    ruff check and format check"
@@ -66,6 +66,7 @@ bench: $(PROD_STAMP) minio
 	$(PY) bench/ml.py $(BENCH_ARGS)
 	$(PY) bench/landing.py $(BENCH_ARGS)
 	$(PY) bench/lake_writers.py $(BENCH_ARGS)
+	$(PY) bench/incremental.py $(BENCH_ARGS)
 	$(PY) bench/cluster_backfill.py $(BENCH_ARGS)
 
 # Faults injected and hostile files tried at full size; writes bench/results-reliability.md
@@ -80,6 +81,7 @@ bench-quick: $(PROD_STAMP) minio
 	$(PY) bench/ml.py --quick --out .local/bench-quick $(BENCH_ARGS)
 	$(PY) bench/landing.py --quick --out .local/bench-quick $(BENCH_ARGS)
 	$(PY) bench/lake_writers.py --quick --out .local/bench-quick $(BENCH_ARGS)
+	$(PY) bench/incremental.py --quick --out .local/bench-quick $(BENCH_ARGS)
 	$(PY) bench/cluster_backfill.py --quick --out .local/bench-quick $(BENCH_ARGS)
 
 lint: $(STAMP)

@@ -285,7 +285,7 @@ def _dbt_vars() -> dict[str, Any]:
 EVENT_HOUR = "make_timestamptz(epoch_us(event_ts) // 3600000000 * 3600000000)"
 
 
-def _deduplicated_cte() -> str:
+def _deduplicated_cte(raw: str | None = None) -> str:
     """``readings``: each event (id and event hour) once, its earliest ingested copy.
 
     The key and tie-breakers are those of stg_sensors__readings (one source
@@ -298,7 +298,7 @@ def _deduplicated_cte() -> str:
     scanned AS (
         SELECT event_id, device_id, metric, value, event_ts, ingested_at,
                {EVENT_HOUR} AS event_hour, dt, hour, origin
-        FROM {_raw_readings()}
+        FROM {raw or _raw_readings()}
     ),
     repeated AS (
         SELECT event_id, event_hour FROM scanned GROUP BY event_id, event_hour
@@ -325,8 +325,10 @@ def aggregates_sql() -> str:
     GROUP BY device_id, metric, event_hour"""
 
 
-def floor_sql() -> str:
+def floor_sql(raw: str | None = None) -> str:
     """The whole hourly mart in one query: dedup, spike and stuck flags, aggregates.
+
+    ``raw``: what to read instead of every raw partition (a read_parquet call).
 
     The same logic as int_sensor_readings_flagged, written for one pass: each
     hour's median and median absolute deviation come from a GROUP BY joined back
@@ -335,7 +337,7 @@ def floor_sql() -> str:
     knobs = _dbt_vars()
     repeats = int(knobs["stuck_min_repeats"])
     return f"""
-    WITH {_deduplicated_cte()},
+    WITH {_deduplicated_cte(raw)},
     medians AS (
         SELECT device_id, metric, event_hour, median(value) AS hour_median
         FROM readings GROUP BY ALL

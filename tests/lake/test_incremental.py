@@ -174,11 +174,11 @@ def test_an_incremental_build_reads_only_the_partitions_that_changed(
 
     store = empty_zones(minio_server)
     transform = stack_config.role_settings("transform")
-    ingest_source(store, SENSORS, Interval(_hour(0).start, _hour(8).start), FLEET)
+    ingest_source(store, SENSORS, Interval(_hour(0).start, _hour(5).start), FLEET)
     build_lake(transform, ObjectStore(transform), ["sensors"])
-    _ingest_hour(store, 8, FLEET)
+    _ingest_hour(store, 5, FLEET)
     plan = watermarks.plan_build(transform, ObjectStore(transform), ["sensors"])
-    assert not plan.full_refresh and plan.changed["sensors/readings"] == ["dt=2026-11-20/hour=08"]
+    assert not plan.full_refresh and plan.changed["sensors/readings"] == ["dt=2026-11-20/hour=05"]
     watermarks.stage_plan(transform, plan)
 
     planned = _objects_read(
@@ -186,8 +186,8 @@ def test_an_incremental_build_reads_only_the_partitions_that_changed(
     )
     whole = _objects_read(transform, _compiled(transform, "stg_sensors__readings_landed", {}))
 
-    new_partition = {o.key.key for o in store.list(Bucket.RAW, SENSOR_READINGS.prefix(_hour(8)))}
+    new_partition = {o.key.key for o in store.list(Bucket.RAW, SENSOR_READINGS.prefix(_hour(5)))}
     assert set(planned) == new_partition
-    # The control: the same count over the full build's read fetches all nine hours.
-    assert len({key.rsplit("/", 1)[0] for key in whole}) == 9
-    assert sum(planned.values()) * 5 < sum(whole.values())
+    # The control: the same count over the full build's read fetches all six hours.
+    assert len({key.rsplit("/", 1)[0] for key in whole}) == 6
+    assert sum(planned.values()) * 4 < sum(whole.values())
