@@ -17,7 +17,8 @@ A transform run:
 
 If dbt fails, nothing is recorded: the next run plans the same partitions
 again, and the event hours staged before are kept, so a retry recomputes all of
-them. Reloading a partition twice is harmless; it replaces what it held.
+them. Reloading a partition twice is harmless; it replaces what it held. A full
+build that fails leaves a marker, and the next build is a full one too.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ RELOADED = (SENSOR_READINGS,)
 REBUILD_ON_CHANGE = (SENSOR_ANOMALY_WINDOWS,)
 
 SCHEMA = "meta"
+# The dataset of the pending_partitions row a full build leaves until it is recorded.
+FULL_BUILD_MARKER = "*"
 _TABLES = {
     "built_partitions": (
         "dataset varchar, partition varchar, dt date, hour integer, signature varchar, "
@@ -165,6 +168,7 @@ def plan_build(
     with duckdb_connect(settings) as con:
         built, built_rows = _built_signatures(con)
         last_kinds = _last_build_kinds(con)
+        unfinished = _unfinished_full_build(con)
         changed = {
             path: sorted(p for p, sig in partitions.items() if built.get(path, {}).get(p) != sig)
             for path, partitions in current.items()
@@ -185,6 +189,8 @@ def plan_build(
         reason = "as_of or sources chosen: the marts leave rows out"
     elif not built:
         reason = "no earlier build recorded"
+    elif unfinished:
+        reason = f"a full build ({unfinished}) did not finish"
     elif any(last_kinds.get(path) == "restricted" for path in current):
         reason = "the last build left rows out (as_of or sources)"
     else:
@@ -216,7 +222,17 @@ def stage_plan(settings: StorageSettings, plan: BuildPlan) -> int:
     from fieldhouse.lake import write_lake
 
     if plan.full_refresh:
-        return 0
+        # Until this build is recorded, the marts may be half rebuilt (or left
+        # restricted): the marker makes the next plan a full one too.
+        def mark(con: duckdb.DuckDBPyConnection) -> int:
+            _create_tables(con)
+            con.execute(
+                f"INSERT INTO lake.{SCHEMA}.pending_partitions VALUES (?, ?, NULL, NULL, false)",
+                [FULL_BUILD_MARKER, plan.reason],
+            )
+            return 0
+
+        return write_lake(settings, mark, what="mark a full build")
     reload = [d for d in RELOADED if d.path in plan.current]
 
     def stage(con: duckdb.DuckDBPyConnection) -> int:
@@ -397,6 +413,17 @@ def _partition_rows(
         ).fetchall()
     )
     return {p: int(counts.get(p, 0)) for p in partitions}
+
+
+def _unfinished_full_build(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why a full build was started that was never recorded, if one was."""
+    if not _has_table(con, "pending_partitions"):
+        return None
+    row = con.execute(
+        f"SELECT partition FROM lake.{SCHEMA}.pending_partitions WHERE dataset = ? LIMIT 1",
+        [FULL_BUILD_MARKER],
+    ).fetchone()
+    return row[0] if row else None
 
 
 def _last_build_kinds(con: duckdb.DuckDBPyConnection) -> Mapping[str, str]:

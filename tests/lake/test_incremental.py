@@ -191,3 +191,24 @@ def test_an_incremental_build_reads_only_the_partitions_that_changed(
     # The control: the same count over the full build's read fetches all six hours.
     assert len({key.rsplit("/", 1)[0] for key in whole}) == 6
     assert sum(planned.values()) * 4 < sum(whole.values())
+
+
+def test_a_full_build_that_did_not_finish_makes_the_next_one_full(
+    lake_of_its_own, stack_config, minio_server
+) -> None:
+    store = empty_zones(minio_server)
+    transform = stack_config.role_settings("transform")
+    ingest_source(store, SENSORS, _hour(0), FLEET)
+    build_lake(transform, ObjectStore(transform), ["sensors"])
+    assert not watermarks.plan_build(transform, ObjectStore(transform), ["sensors"]).full_refresh
+
+    # A full refresh is staged, and its dbt build never records (it failed).
+    asked = watermarks.plan_build(transform, ObjectStore(transform), ["sensors"], full_refresh=True)
+    watermarks.stage_plan(transform, asked)
+    plan = watermarks.plan_build(transform, ObjectStore(transform), ["sensors"])
+    assert plan.full_refresh and plan.reason == "a full build (asked for) did not finish"
+
+    build_lake(transform, ObjectStore(transform), ["sensors"])
+    assert _last_build(transform)["sensors/readings"]["last_build_kind"] == "full"
+    plan = watermarks.plan_build(transform, ObjectStore(transform), ["sensors"])
+    assert not plan.full_refresh and plan.summary() == "incremental: no raw partition changed"
