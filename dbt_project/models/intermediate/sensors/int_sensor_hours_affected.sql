@@ -60,22 +60,60 @@ touched_series as (
 
 ),
 
+stream as (
+
+    -- Each touched series' distinct readings since the first changed hour, in
+    -- event order, with a marker at the end of each of its changed hours. One
+    -- sort, however many hours changed (a backfill changes many).
+    select distinct
+        landed.source, landed.device_id, landed.metric, landed.event_hour,
+        landed.event_ts, landed.event_id, false as is_marker
+    from {{ ref('stg_sensors__readings_landed') }} as landed
+    semi join (select distinct source, device_id, metric from touched_series) as series
+        on landed.source = series.source
+        and landed.device_id = series.device_id
+        and landed.metric = series.metric
+    where landed.event_hour > '{{ earliest[0][0] }}'
+
+    union all
+
+    select
+        source, device_id, metric, event_hour,
+        event_hour + interval 1 hour, null, true
+    from touched_series
+
+),
+
+positioned as (
+
+    -- How many readings precede each row, and at the last marker before it.
+    select
+        *,
+        count(event_id) over series_order as readings_so_far,
+        max(case when is_marker then count_before end) over series_order as at_marker
+    from (
+        select *, count(event_id) over series_order - (not is_marker)::integer as count_before
+        from stream
+        window series_order as (
+            partition by source, device_id, metric
+            order by event_ts, is_marker desc, event_id
+            rows between unbounded preceding and current row
+        )
+    )
+    window series_order as (
+        partition by source, device_id, metric
+        order by event_ts, is_marker desc, event_id
+        rows between unbounded preceding and current row
+    )
+
+),
+
 next_readings as (
 
-    -- The first readings of each touched series after its changed hour.
-    select landed.source, landed.event_hour
-    from {{ ref('stg_sensors__readings_landed') }} as landed
-    inner join touched_series
-        on landed.source = touched_series.source
-        and landed.device_id = touched_series.device_id
-        and landed.metric = touched_series.metric
-        and landed.event_hour > touched_series.event_hour
-    where landed.event_hour > '{{ earliest[0][0] }}'
-    qualify dense_rank() over (
-        partition by touched_series.source, touched_series.device_id,
-            touched_series.metric, touched_series.event_hour
-        order by landed.event_ts, landed.event_id
-    ) <= {{ stuck_repeats }}
+    -- The first stuck_min_repeats readings after a changed hour of their series.
+    select source, event_hour
+    from positioned
+    where not is_marker and readings_so_far - at_marker <= {{ stuck_repeats }}
 
 ),
 
