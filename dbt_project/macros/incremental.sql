@@ -113,3 +113,19 @@
     where {{ hour_ranges_predicate(ranges, before=0, after=168) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#
+  delete_affected_customers(affected): a pre-hook deleting, in a planned build,
+  the rows of each (source, customer_id) in `affected` from its from_ts on.
+#}
+{% macro delete_affected_customers(affected) -%}
+    {%- if planned() -%}
+    delete from {{ this }}
+    where exists (
+        select 1 from {{ affected }} as affected
+        where affected.source = {{ this.identifier }}.source
+            and affected.customer_id = {{ this.identifier }}.customer_id
+            and {{ this.identifier }}.ts >= affected.from_ts
+    )
+    {%- endif -%}
+{%- endmacro %}

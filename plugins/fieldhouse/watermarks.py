@@ -9,8 +9,10 @@ one object listing per dataset, however much history there is.
 A transform run:
 
 1. :func:`plan_build` lists raw and compares it with ``meta.built_partitions``;
-2. :func:`stage_plan` writes the partitions to reload (``meta.pending_partitions``)
-   and the event hours whose rows they held (``meta.pending_hours``) to the lake;
+2. :func:`stage_plan` writes the partitions to reload (``meta.pending_partitions``),
+   the event hours whose rows they held (``meta.pending_hours``) and the keys of
+   the facts they held (``meta.pending_keys``: customers, disputed transactions)
+   to the lake;
 3. dbt builds with the var ``incremental`` (see ``dbt_project/macros/incremental.sql``);
 4. :func:`record_build` records the new signatures and each dataset's watermark
    (``meta.watermarks``) and clears the pending tables, in one transaction.
@@ -37,6 +39,7 @@ from fieldhouse.storage.keys import (
     COMMERCE_SHIPMENT_EVENTS,
     COMMERCE_SHIPMENTS,
     FINANCE_CHARGEBACKS,
+    FINANCE_CUSTOMERS,
     FINANCE_TRANSACTION_LABELS,
     FINANCE_TRANSACTIONS,
     MARKET_PRICE_BARS,
@@ -46,6 +49,7 @@ from fieldhouse.storage.keys import (
     SENSOR_READINGS,
     Bucket,
     Dataset,
+    Reference,
 )
 
 if TYPE_CHECKING:
@@ -67,8 +71,12 @@ DOMAIN_RAW: dict[str, tuple[Dataset, ...]] = {
     ),
     "finance": (FINANCE_TRANSACTIONS, FINANCE_CHARGEBACKS, FINANCE_TRANSACTION_LABELS),
 }
+# Registries whose entries the incremental marts of a domain join: a customer's
+# home country and device mark all of their transactions, so a registry that
+# changed makes the build a full one. Each writer's object is a "partition".
+DOMAIN_REGISTRIES: dict[str, tuple[Reference, ...]] = {"finance": (FINANCE_CUSTOMERS,)}
 # Datasets that incremental models reload a partition at a time (a landed table).
-RELOADED = (SENSOR_READINGS,)
+RELOADED = (SENSOR_READINGS, FINANCE_TRANSACTIONS, FINANCE_CHARGEBACKS)
 # Datasets whose rows touch every hour of the marts built on them: a labelled
 # window marks a device's hours long before and after it arrives. A partition
 # of these that holds rows, or held rows before it was rewritten, makes the
@@ -87,6 +95,7 @@ _TABLES = {
         "dataset varchar, partition varchar, dt date, hour integer, present boolean"
     ),
     "pending_hours": "source varchar, event_hour timestamptz",
+    "pending_keys": "dataset varchar, source varchar, key varchar, ts timestamptz",
     "watermarks": (
         "dataset varchar, last_partition varchar, partitions_built bigint, "
         "partitions_in_last_build integer, last_build_at timestamptz, last_build_kind varchar"
@@ -145,6 +154,20 @@ def partition_signatures(store: ObjectStore, dataset: Dataset) -> dict[str, str]
     }
 
 
+def registry_signatures(store: ObjectStore, registry: Reference) -> dict[str, str]:
+    """Each writer's entries in ``registry`` ("registered_by=...") and the digest of its objects."""
+    objects: dict[str, list[str]] = {}
+    for stored in store.list(Bucket.RAW, registry.prefix):
+        relative = stored.key.key[len(registry.prefix) :]
+        writer, _, name = relative.partition("/")
+        if name:
+            objects.setdefault(writer, []).append(f"{name}:{stored.etag}")
+    return {
+        writer: hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()[:32]
+        for writer, names in objects.items()
+    }
+
+
 def plan_build(
     settings: StorageSettings,
     store: ObjectStore,
@@ -165,6 +188,9 @@ def plan_build(
         for domain in domains
         for dataset in DOMAIN_RAW.get(domain, ())
     }
+    registries = [r for domain in domains for r in DOMAIN_REGISTRIES.get(domain, ())]
+    for registry in registries:
+        current[registry.prefix.rstrip("/")] = registry_signatures(store, registry)
     with duckdb_connect(settings) as con:
         built, built_rows = _built_signatures(con)
         last_kinds = _last_build_kinds(con)
@@ -200,8 +226,13 @@ def plan_build(
             if any(counted.values())
             or any(built_rows.get(path, {}).get(p) for p in [*changed[path], *removed[path]])
         ]
+        rebuilt += [
+            path
+            for path in (r.prefix.rstrip("/") for r in registries)
+            if changed[path] or removed[path]
+        ]
         if rebuilt:
-            reason = f"{', '.join(rebuilt)} changed, which touches every hour"
+            reason = f"{', '.join(rebuilt)} changed, which touches the marts' whole history"
     return BuildPlan(
         domains=list(domains),
         full_refresh=bool(reason),
@@ -262,6 +293,23 @@ def stage_plan(settings: StorageSettings, plan: BuildPlan) -> int:
                     AND landed.ingest_dt = pending.dt AND landed.ingest_hour = pending.hour
                 """
             )
+        # The keys of the facts a reloaded partition held before this build:
+        # the customers (from their transaction) and the disputed transactions.
+        for path, key in (
+            (FINANCE_TRANSACTIONS.path, "customer_id, ts"),
+            (FINANCE_CHARGEBACKS.path, "transaction_id, NULL"),
+        ):
+            if path in landed:
+                con.execute(
+                    f"""
+                    INSERT INTO lake.{SCHEMA}.pending_keys
+                    SELECT DISTINCT '{path}', landed.source, {key}
+                    FROM {landed[path]} AS landed
+                    SEMI JOIN lake.{SCHEMA}.pending_partitions AS pending
+                        ON pending.dataset = '{path}'
+                        AND landed.ingest_dt = pending.dt AND landed.ingest_hour = pending.hour
+                    """
+                )
         # The hours of labels that changed (the simulator's own ground truth).
         label_partitions = plan.changed.get(SENSOR_ANOMALY_LABELS.path, [])
         if label_partitions:
@@ -335,6 +383,7 @@ def record_build(settings: StorageSettings, plan: BuildPlan) -> list[dict[str, A
             )
         con.execute(f"DELETE FROM lake.{SCHEMA}.pending_partitions")
         con.execute(f"DELETE FROM lake.{SCHEMA}.pending_hours")
+        con.execute(f"DELETE FROM lake.{SCHEMA}.pending_keys")
         con.execute("COMMIT")
         return watermarks(con, list(plan.current))
 
@@ -360,7 +409,10 @@ def watermarks(con: duckdb.DuckDBPyConnection, datasets: list[str] | None = None
     return [r for r in rows if datasets is None or r["dataset"] in datasets]
 
 
-def _partition_values(partition: str) -> tuple[str, int]:
+def _partition_values(partition: str) -> tuple[str | None, int | None]:
+    """The dt and hour of a raw partition; none for a registry writer's entries."""
+    if not partition.startswith("dt="):
+        return None, None
     dt, hour = partition.split("/")
     return dt.removeprefix("dt="), int(hour.removeprefix("hour="))
 
@@ -436,7 +488,11 @@ def _last_build_kinds(con: duckdb.DuckDBPyConnection) -> Mapping[str, str]:
 
 def _landed_tables(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """The landed tables that exist, by the dataset they reload."""
-    tables = {SENSOR_READINGS.path: ("staging", "stg_sensors__readings_landed")}
+    tables = {
+        SENSOR_READINGS.path: ("staging", "stg_sensors__readings_landed"),
+        FINANCE_TRANSACTIONS.path: ("staging", "stg_finance__transactions_landed"),
+        FINANCE_CHARGEBACKS.path: ("staging", "stg_finance__chargebacks_landed"),
+    }
     return {
         path: f"lake.{schema}.{name}"
         for path, (schema, name) in tables.items()

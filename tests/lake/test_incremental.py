@@ -13,7 +13,7 @@ import pytest
 
 from fieldhouse import localstack, watermarks
 from fieldhouse.ingest.feeds import ingest_source, ingest_source_hour
-from fieldhouse.ingest.sources import SENSORS, SensorRunOptions
+from fieldhouse.ingest.sources import FINANCE, SENSORS, FinanceRunOptions, SensorRunOptions
 from fieldhouse.lake import build_lake, duckdb_connect
 from fieldhouse.storage.keys import SENSOR_LANDING, Interval
 from fieldhouse.storage.objects import ObjectStore
@@ -63,14 +63,14 @@ def _late_readings_file(rng: random.Random, now: int, name: str) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _marts(settings) -> dict[str, pd.DataFrame]:
+def _marts(settings, marts: dict[str, list[str]] = MARTS) -> dict[str, pd.DataFrame]:
     with duckdb_connect(settings) as con:
         return {
             table: con.execute(f"select * from lake.{table}")
             .df()
             .sort_values(key)
             .reset_index(drop=True)
-            for table, key in MARTS.items()
+            for table, key in marts.items()
         }
 
 
@@ -136,6 +136,115 @@ def test_random_ingests_built_incrementally_equal_one_full_refresh(
     assert _last_build(transform)["sensors/readings"]["last_build_kind"] == "full"
     _assert_same(incremental, _marts(transform))
     assert "watermark sensors/readings: built up to" in caplog.text
+
+
+# The finance marts an incremental build updates, and the key of each.
+FINANCE_MARTS = {
+    "main.fct_transactions": ["source", "transaction_id"],
+    "main.ml_transaction_risk_features": ["source", "transaction_id"],
+    "main.dim_customers": ["source", "customer_id"],
+}
+ISSUER = FinanceRunOptions(customers=150, seed=5)
+# The issuer's customers spend by day: its hours start at 10:00 UTC.
+SPENDING = 10
+
+
+def _late_chargeback(store: ObjectStore, rng: random.Random, index: int, step: int) -> str:
+    """A chargeback of a transaction already in raw, reported 20 days later.
+
+    It lands in the raw partition of the hour it was reported, beside what the
+    issuer's feed delivered then. Returns the disputed transaction's id.
+    """
+    from fieldhouse.storage.keys import FINANCE_CHARGEBACKS, FINANCE_TRANSACTIONS, Bucket
+    from fieldhouse.storage.parquet import from_parquet_bytes, to_parquet_bytes
+
+    parts = [
+        o.key
+        for h in range(index)
+        for o in store.list(Bucket.RAW, FINANCE_TRANSACTIONS.prefix(_hour(h)))
+    ]
+    frames = [from_parquet_bytes(store.get_bytes(key)) for key in parts]
+    rows = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    disputed = rows.iloc[rng.randrange(len(rows))]
+    reported = pd.Timestamp(disputed["ts"]) + pd.Timedelta(days=20)
+    chargeback = pd.DataFrame(
+        {
+            "chargeback_id": [f"late-cb-{step}"],
+            "transaction_id": [disputed["transaction_id"]],
+            "customer_id": [disputed["customer_id"]],
+            "reported_at": [reported],
+            "amount": [disputed["amount"]],
+            "currency": [disputed["currency"]],
+            "reason_code": ["fraud_card_not_present"],
+            "source": [disputed.get("source", "simulator")],
+            "origin": ["issuer_disputes"],
+            "ingested_at": [reported + pd.Timedelta(minutes=5)],
+        }
+    )
+    hour = Interval(
+        reported.floor("h").to_pydatetime(),
+        (reported.floor("h") + pd.Timedelta(hours=1)).to_pydatetime(),
+    )
+    store.put_bytes(
+        FINANCE_CHARGEBACKS.part(Bucket.RAW, hour, index=step + 1), to_parquet_bytes(chargeback)
+    )
+    return str(disputed["transaction_id"])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_finance_ingests_built_incrementally_equal_one_full_refresh(
+    seed, lake_of_its_own, stack_config, minio_server, caplog
+) -> None:
+    """New hours, reruns that drop and restore rows, chargebacks 20 days late, a later day."""
+    caplog.set_level(logging.INFO, logger="fieldhouse")
+    rng = random.Random(SEEDS[0])
+    store = empty_zones(minio_server)
+    transform = stack_config.role_settings("transform")
+    ingest_source(
+        store, FINANCE, Interval(_hour(SPENDING).start, _hour(SPENDING + 3).start), ISSUER
+    )
+    build_lake(transform, ObjectStore(transform), ["finance"])
+    assert _last_build(transform)["finance/transactions"]["last_build_kind"] == "full"
+
+    actions = ["next_hour", "rerun", "chargeback"] * 2 + ["later_day"]
+    actions += [rng.choice(["next_hour", "rerun", "chargeback"]) for _ in range(STEPS - 6)]
+    rng.shuffle(actions)
+    next_hour, history = SPENDING + 3, []
+    for step, action in enumerate(actions):
+        if action == "rerun":
+            # A backfill of an hour already built: the feed had nothing that
+            # hour (its rows go), or had it all again (they come back).
+            index = rng.randrange(SPENDING, next_hour)
+            options = rng.choice([ISSUER, FinanceRunOptions(customers=150, seed=5, simulate=False)])
+            for feed in FINANCE.feeds:
+                ingest_source_hour(store, FINANCE, feed, _hour(index), options)
+        elif action == "chargeback":
+            disputed = _late_chargeback(store, rng, next_hour, step)
+        else:
+            # The next hour, or one 22 days on: the label horizon moves past
+            # the first hours, whose labels become final.
+            index = next_hour if action == "next_hour" else 22 * 24 + next_hour
+            for feed in FINANCE.feeds:
+                ingest_source_hour(store, FINANCE, feed, _hour(index), ISSUER)
+            next_hour += action == "next_hour"
+        history.append(action)
+        build_lake(transform, ObjectStore(transform), ["finance"])
+        mark = _last_build(transform)["finance/transactions"]
+        assert mark["last_build_kind"] == "incremental", history
+        if action == "chargeback":
+            # The transaction, 20 days old, is charged back now.
+            with duckdb_connect(transform) as con:
+                flagged = con.execute(
+                    "select is_charged_back from lake.main.fct_transactions "
+                    "where transaction_id = ?",
+                    [disputed],
+                ).fetchall()
+            assert flagged == [(True,)], history
+
+    incremental = _marts(transform, FINANCE_MARTS)
+    assert incremental["main.fct_transactions"]["label_complete"].any(), history
+    build_lake(transform, ObjectStore(transform), ["finance"], full_refresh=True)
+    _assert_same(incremental, _marts(transform, FINANCE_MARTS))
 
 
 def _compiled(settings, model: str, vars: dict) -> str:

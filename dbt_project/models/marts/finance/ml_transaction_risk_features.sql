@@ -1,8 +1,30 @@
+{#-
+  Incremental: a planned build replaces the rows fct_transactions recomputed
+  (the customers of int_transactions_affected from their first change on), in
+  one lake transaction. Otherwise it is rebuilt whole.
+-#}
+-- depends_on: {{ ref('int_transactions_affected') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    full_refresh=none if var('incremental', false) else true,
+    pre_hook="{{ delete_affected_customers(ref('int_transactions_affected')) }}",
+) }}
+
 with
 
 transactions as (
 
+    {% if planned() -%}
+    select fct.*
+    from {{ ref('fct_transactions') }} as fct
+    inner join {{ ref('int_transactions_affected') }} as affected
+        on fct.source = affected.source
+        and fct.customer_id = affected.customer_id
+    where fct.ts >= affected.from_ts
+    {%- else -%}
     select * from {{ ref('fct_transactions') }}
+    {%- endif %}
 
 ),
 
