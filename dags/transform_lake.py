@@ -18,9 +18,10 @@ it runs.
 * Publishes the mart assets (`lake.fct_sensor_readings_hourly`,
   `lake.fct_market_daily`, …) that the ML DAGs follow.
 * Builds incrementally: the raw partitions new or rewritten since the last
-  build are reloaded, and only the event hours they touch are recomputed in the
-  sensor marts (the other marts are rebuilt whole). Where each raw dataset
-  stands is logged and kept in `lake.meta.watermarks`.
+  build are reloaded, and only what they touch is recomputed: event hours in
+  the sensor marts, customers from their first changed transaction on in the
+  finance marts (the market and commerce marts are rebuilt whole). Where each
+  raw dataset stands is logged and kept in `lake.meta.watermarks`.
 * Leaves compaction and snapshot expiry to `maintain_lake` (daily).
 
 Every source (namespace: `simulator`, or a feed contract's `source`) is kept
