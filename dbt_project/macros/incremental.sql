@@ -129,3 +129,20 @@
     )
     {%- endif -%}
 {%- endmacro %}
+
+{#
+  landed_source(dataset, relation, columns): the raw rows a landed model reads:
+  in a planned build the pending partitions of `dataset` only (see
+  pending_partitions_read), otherwise every partition of `relation`. Files
+  written before rows carried their source lack that column: it reads as null
+  there, and row_source() derives it from the origin.
+#}
+{% macro landed_source(dataset, relation, columns) -%}
+    {% if planned() -%}
+    {{ pending_partitions_read(dataset, relation, columns) }}
+    {%- else -%}
+    select * from {{ relation }}
+    {%- endif %}
+    union all by name
+    select cast(null as varchar) as source where false
+{%- endmacro %}

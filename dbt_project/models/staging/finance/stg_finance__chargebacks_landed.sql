@@ -13,20 +13,12 @@ with
 
 source as (
 
-    {% if planned() -%}
-    {{ pending_partitions_read(
+    {{ landed_source(
         'finance/chargebacks',
         source('finance', 'chargebacks'),
         ['chargeback_id', 'transaction_id', 'customer_id', 'reported_at', 'amount', 'currency',
          'reason_code', 'origin', 'ingested_at', 'dt', 'hour'],
     ) }}
-    {%- else -%}
-    select * from {{ source('finance', 'chargebacks') }}
-    {%- endif %}
-    -- Files written before rows carried their source lack the column: it reads
-    -- as null there, and row_source() derives it from the origin.
-    union all by name
-    select cast(null as varchar) as source where false
 
 ),
 

@@ -15,20 +15,12 @@ with
 
 source as (
 
-    {% if planned() -%}
-    {{ pending_partitions_read(
+    {{ landed_source(
         'finance/transactions',
         source('finance', 'transactions'),
         ['transaction_id', 'customer_id', 'ts', 'amount', 'currency', 'merchant_category',
          'channel', 'country', 'device_id', 'origin', 'ingested_at', 'dt', 'hour'],
     ) }}
-    {%- else -%}
-    select * from {{ source('finance', 'transactions') }}
-    {%- endif %}
-    -- Files written before rows carried their source lack the column: it reads
-    -- as null there, and row_source() derives it from the origin.
-    union all by name
-    select cast(null as varchar) as source where false
 
 ),
 

@@ -17,19 +17,11 @@ with
 
 source as (
 
-    {% if planned() -%}
-    {{ pending_partitions_read(
+    {{ landed_source(
         'sensors/readings',
         source('sensors', 'readings'),
         ['event_id', 'device_id', 'metric', 'value', 'event_ts', 'origin', 'ingested_at', 'dt', 'hour'],
     ) }}
-    {%- else -%}
-    select * from {{ source('sensors', 'readings') }}
-    {%- endif %}
-    -- Files written before rows carried their source lack the column: it reads
-    -- as null there, and row_source() derives it from the origin.
-    union all by name
-    select cast(null as varchar) as source where false
 
 ),
 
