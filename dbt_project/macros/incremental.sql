@@ -146,3 +146,19 @@
     union all by name
     select cast(null as varchar) as source where false
 {%- endmacro %}
+
+{#
+  delete_affected_series(affected): a pre-hook deleting, in a planned build,
+  the rows of each (source, instrument) in `affected` from its from_day on.
+#}
+{% macro delete_affected_series(affected) -%}
+    {%- if planned() -%}
+    delete from {{ this }}
+    where exists (
+        select 1 from {{ affected }} as affected
+        where affected.source = {{ this.identifier }}.source
+            and affected.instrument = {{ this.identifier }}.instrument
+            and {{ this.identifier }}.trading_day >= affected.from_day
+    )
+    {%- endif -%}
+{%- endmacro %}

@@ -11,8 +11,8 @@ A transform run:
 1. :func:`plan_build` lists raw and compares it with ``meta.built_partitions``;
 2. :func:`stage_plan` writes the partitions to reload (``meta.pending_partitions``),
    the event hours whose rows they held (``meta.pending_hours``) and the keys of
-   the facts they held (``meta.pending_keys``: customers, disputed transactions)
-   to the lake;
+   the facts they held (``meta.pending_keys``: instruments, customers, disputed
+   transactions) to the lake;
 3. dbt builds with the var ``incremental`` (see ``dbt_project/macros/incremental.sql``);
 4. :func:`record_build` records the new signatures and each dataset's watermark
    (``meta.watermarks``) and clears the pending tables, in one transaction.
@@ -42,6 +42,7 @@ from fieldhouse.storage.keys import (
     FINANCE_CUSTOMERS,
     FINANCE_TRANSACTION_LABELS,
     FINANCE_TRANSACTIONS,
+    MARKET_INSTRUMENTS,
     MARKET_PRICE_BARS,
     MARKET_PRICE_LABELS,
     SENSOR_ANOMALY_LABELS,
@@ -72,11 +73,15 @@ DOMAIN_RAW: dict[str, tuple[Dataset, ...]] = {
     "finance": (FINANCE_TRANSACTIONS, FINANCE_CHARGEBACKS, FINANCE_TRANSACTION_LABELS),
 }
 # Registries whose entries the incremental marts of a domain join: a customer's
-# home country and device mark all of their transactions, so a registry that
-# changed makes the build a full one. Each writer's object is a "partition".
-DOMAIN_REGISTRIES: dict[str, tuple[Reference, ...]] = {"finance": (FINANCE_CUSTOMERS,)}
+# home country and device mark all of their transactions, an instrument's
+# calendar every day of its series, so a registry that changed makes the build
+# a full one. Each writer's object is a "partition".
+DOMAIN_REGISTRIES: dict[str, tuple[Reference, ...]] = {
+    "finance": (FINANCE_CUSTOMERS,),
+    "market": (MARKET_INSTRUMENTS,),
+}
 # Datasets that incremental models reload a partition at a time (a landed table).
-RELOADED = (SENSOR_READINGS, FINANCE_TRANSACTIONS, FINANCE_CHARGEBACKS)
+RELOADED = (SENSOR_READINGS, MARKET_PRICE_BARS, FINANCE_TRANSACTIONS, FINANCE_CHARGEBACKS)
 # Datasets whose rows touch every hour of the marts built on them: a labelled
 # window marks a device's hours long before and after it arrives. A partition
 # of these that holds rows, or held rows before it was rewritten, makes the
@@ -294,8 +299,10 @@ def stage_plan(settings: StorageSettings, plan: BuildPlan) -> int:
                 """
             )
         # The keys of the facts a reloaded partition held before this build:
-        # the customers (from their transaction) and the disputed transactions.
+        # the instruments (from their bar), the customers (from their
+        # transaction) and the disputed transactions.
         for path, key in (
+            (MARKET_PRICE_BARS.path, "instrument, bar_start"),
             (FINANCE_TRANSACTIONS.path, "customer_id, ts"),
             (FINANCE_CHARGEBACKS.path, "transaction_id, NULL"),
         ):
@@ -490,6 +497,7 @@ def _landed_tables(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """The landed tables that exist, by the dataset they reload."""
     tables = {
         SENSOR_READINGS.path: ("staging", "stg_sensors__readings_landed"),
+        MARKET_PRICE_BARS.path: ("staging", "stg_market__price_bars_landed"),
         FINANCE_TRANSACTIONS.path: ("staging", "stg_finance__transactions_landed"),
         FINANCE_CHARGEBACKS.path: ("staging", "stg_finance__chargebacks_landed"),
     }

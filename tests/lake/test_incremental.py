@@ -13,7 +13,14 @@ import pytest
 
 from fieldhouse import localstack, watermarks
 from fieldhouse.ingest.feeds import ingest_source, ingest_source_hour
-from fieldhouse.ingest.sources import FINANCE, SENSORS, FinanceRunOptions, SensorRunOptions
+from fieldhouse.ingest.sources import (
+    FINANCE,
+    PRICES,
+    SENSORS,
+    FinanceRunOptions,
+    PriceRunOptions,
+    SensorRunOptions,
+)
 from fieldhouse.lake import build_lake, duckdb_connect
 from fieldhouse.storage.keys import SENSOR_LANDING, Interval
 from fieldhouse.storage.objects import ObjectStore
@@ -245,6 +252,109 @@ def test_random_finance_ingests_built_incrementally_equal_one_full_refresh(
     assert incremental["main.fct_transactions"]["label_complete"].any(), history
     build_lake(transform, ObjectStore(transform), ["finance"], full_refresh=True)
     _assert_same(incremental, _marts(transform, FINANCE_MARTS))
+
+
+# The market mart an incremental build updates, and its key.
+MARKET_MARTS = {"main.fct_market_daily": ["source", "instrument", "trading_day"]}
+# Half-hour bars keep the hours small; 15:00 and 20:00 UTC are inside every
+# calendar's session on a weekday (START is a Friday).
+FEED = PriceRunOptions(seed=13, include_landing=False, bar_minutes=30)
+MARKET_HOURS = (15, 20)
+
+
+def _ingest_day(store: ObjectStore, day: int, options: PriceRunOptions = FEED) -> None:
+    for hour in MARKET_HOURS:
+        for feed in PRICES.feeds:
+            ingest_source_hour(store, PRICES, feed, _hour(day * 24 + hour), options)
+
+
+def _sent_again(store: ObjectStore, rng: random.Random, days: int, step: int) -> tuple[str, str]:
+    """A bar of an earlier day sent again, landing in an hour of its own.
+
+    Either a copy of a bar already in raw from another source, ingested a
+    minute before the original (it becomes the copy kept, so the bar moves to
+    that source's series), or a bar on a Saturday that no other instrument of
+    its calendar traded (the peers' returns across that weekend change). Returns
+    the kind and the bar's event_id.
+    """
+    from fieldhouse.storage.keys import MARKET_PRICE_BARS, Bucket
+    from fieldhouse.storage.parquet import from_parquet_bytes, to_parquet_bytes
+
+    frames = [
+        from_parquet_bytes(store.get_bytes(o.key))
+        for day in range(days)
+        for hour in MARKET_HOURS
+        for o in store.list(Bucket.RAW, MARKET_PRICE_BARS.prefix(_hour(day * 24 + hour)))
+    ]
+    rows = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    bar = rows.iloc[[rng.randrange(len(rows))]].copy()
+    kind = rng.choice(["copy", "saturday"])
+    if kind == "copy":
+        bar["source"] = "resend"
+        bar["origin"] = "landing:resend.csv"
+        bar["ingested_at"] = bar["ingested_at"] - pd.Timedelta(minutes=1)
+    else:
+        saturday = pd.Timestamp(START) + pd.Timedelta(days=1, hours=12, minutes=step)
+        bar["event_id"] = f"saturday-{step}"
+        bar["bar_start"] = saturday.tz_convert(bar["bar_start"].dt.tz)
+    store.put_bytes(
+        MARKET_PRICE_BARS.part(Bucket.RAW, _hour(2000 + step)), to_parquet_bytes(bar)
+    )
+    return kind, str(bar["event_id"].iloc[0])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_market_ingests_built_incrementally_equal_one_full_refresh(
+    seed, lake_of_its_own, stack_config, minio_server
+) -> None:
+    """New days, reruns that drop or change an hour's bars, bars sent again or late."""
+    rng = random.Random(seed)
+    store = empty_zones(minio_server)
+    transform = stack_config.role_settings("transform")
+    PRICES.register(store, FEED)
+    for day in range(3):
+        _ingest_day(store, day)
+    build_lake(transform, ObjectStore(transform), ["market"])
+    assert _last_build(transform)["market/price_bars"]["last_build_kind"] == "full"
+
+    actions = ["next_day", "rerun", "sent_again"] * 2
+    actions += [rng.choice(["next_day", "rerun", "sent_again"]) for _ in range(STEPS - 6)]
+    rng.shuffle(actions)
+    days, history = 3, []
+    for step, action in enumerate(actions):
+        if action == "rerun":
+            # A backfill of an hour already built: the feed had nothing (its
+            # bars go) or other prices (every bar of the hour changes).
+            day, hour = rng.randrange(days), rng.choice(MARKET_HOURS)
+            options = rng.choice(
+                [
+                    PriceRunOptions(seed=13, include_landing=False, bar_minutes=30, simulate=False),
+                    PriceRunOptions(seed=14, include_landing=False, bar_minutes=30),
+                ]
+            )
+            for feed in PRICES.feeds:
+                ingest_source_hour(store, PRICES, feed, _hour(day * 24 + hour), options)
+        elif action == "sent_again":
+            kind, event_id = _sent_again(store, rng, days, step)
+        else:
+            _ingest_day(store, days)
+            days += 1
+        history.append(action)
+        build_lake(transform, ObjectStore(transform), ["market"])
+        assert _last_build(transform)["market/price_bars"]["last_build_kind"] == "incremental"
+        if action == "sent_again":
+            with duckdb_connect(transform) as con:
+                kept = con.execute(
+                    "select source from lake.staging.stg_market__price_bars where event_id = ?",
+                    [event_id],
+                ).fetchall()
+            assert kept == [("resend" if kind == "copy" else "simulator",)], history
+
+    incremental = _marts(transform, MARKET_MARTS)
+    daily = incremental["main.fct_market_daily"]
+    assert daily["previous_close"].notna().any(), history
+    build_lake(transform, ObjectStore(transform), ["market"], full_refresh=True)
+    _assert_same(incremental, _marts(transform, MARKET_MARTS))
 
 
 def _compiled(settings, model: str, vars: dict) -> str:

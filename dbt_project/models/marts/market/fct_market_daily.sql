@@ -1,19 +1,27 @@
-{#
+{#-
+  Incremental: a planned build (see macros/incremental.sql) deletes the rows
+  of each series in int_market_days_affected from its from_day on and
+  recomputes them: the days from from_day on are aggregated again from the
+  landed bars, the earlier days are the series' own rows kept in this table
+  (a daily row holds the day's OHLCV), and the returns, spans, running
+  maximum and volatility are computed over both, in one lake transaction.
+  Otherwise it is rebuilt whole from stg_market__price_bars.
+
   Ratios are rounded to 12 decimal places: far below any price's precision, and
   it makes them exact decimals that the unit tests can state.
-#}
+-#}
+-- depends_on: {{ ref('stg_market__price_bars_landed') }}
+-- depends_on: {{ ref('int_market_days_affected') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    full_refresh=none if var('incremental', false) else true,
+    pre_hook="{{ delete_affected_series(ref('int_market_days_affected')) }}",
+) }}
+
 {%- set window_days = var('volatility_window_days') | int -%}
 
 with
-
-bars as (
-
-    select * from {{ ref('stg_market__price_bars') }}
-    -- With as_of set the mart is what was known then: a bar starting at or after
-    -- it is left out (a date's end is the next day's 00:00, a daily bar's stamp).
-    where {{ as_of() }} is null or bar_start < {{ as_of() }}
-
-),
 
 instruments as (
 
@@ -30,25 +38,92 @@ quarantined as (
 
 ),
 
-daily as (
+{% if planned() -%}
+{%- set first_day = plan_rows(
+    "select coalesce(min(from_day), date '9999-12-31') from " ~ ref('int_market_days_affected')
+)[0][0] -%}
 
-    select
-        source,
-        instrument,
-        trading_day,
-        arg_min(open, bar_start) as open,
-        max(high) as high,
-        min(low) as low,
-        arg_max(close, bar_start) as close,
-        cast(sum(volume) as bigint) as volume,
-        count(*) as bar_count,
-        min(bar_start) as first_bar_start,
-        max(bar_start) as last_bar_start
+affected as (
 
-    from bars
-    group by source, instrument, trading_day
+    select * from {{ ref('int_market_days_affected') }}
 
 ),
+
+recent_bars as (
+
+    -- The bars of the affected series' instruments from each one's first
+    -- recomputed day, every copy of each (they compete for the one kept),
+    -- then once each: the copy ingested first, as stg_market__price_bars
+    -- keeps it. The date bound lets the lake skip older files.
+    select landed.*
+    from {{ ref('stg_market__price_bars_landed') }} as landed
+    inner join (
+        select instrument, min(from_day) as from_day from affected group by instrument
+    ) as reach
+        on landed.instrument = reach.instrument
+        and landed.trading_day >= reach.from_day
+    where landed.trading_day >= date '{{ first_day }}'
+    {{ first_ingested('event_id', relation='landed') }}
+
+),
+
+bars as (
+
+    select recent_bars.*
+    from recent_bars
+    semi join affected
+        on recent_bars.source = affected.source
+        and recent_bars.instrument = affected.instrument
+        and recent_bars.trading_day >= affected.from_day
+
+),
+
+daily as (
+
+    -- The affected series' days before from_day as this table holds them (the
+    -- pre-hook deleted the later ones), and the later days aggregated again.
+    select
+        kept.source,
+        kept.instrument,
+        kept.trading_day,
+        kept.open,
+        kept.high,
+        kept.low,
+        kept.close,
+        kept.volume,
+        kept.bar_count,
+        kept.first_bar_start,
+        kept.last_bar_start
+
+    from {{ this }} as kept
+    semi join affected
+        on kept.source = affected.source
+        and kept.instrument = affected.instrument
+
+    union all
+
+    {{ daily_bars('bars') }}
+
+),
+
+{%- else %}
+
+bars as (
+
+    select * from {{ ref('stg_market__price_bars') }}
+    -- With as_of set the mart is what was known then: a bar starting at or after
+    -- it is left out (a date's end is the next day's 00:00, a daily bar's stamp).
+    where {{ as_of() }} is null or bar_start < {{ as_of() }}
+
+),
+
+daily as (
+
+    {{ daily_bars('bars') }}
+
+),
+
+{%- endif %}
 
 with_previous as (
 
@@ -252,3 +327,9 @@ select
     round(close / running_max_close - 1, 12) as drawdown
 
 from with_volatility
+{%- if planned() %}
+semi join affected
+    on with_volatility.source = affected.source
+    and with_volatility.instrument = affected.instrument
+    and with_volatility.trading_day >= affected.from_day
+{%- endif %}

@@ -22,7 +22,11 @@ source as (
 
 kept_bars as (
 
-    select * from {{ source('market', 'price_bars') }}
+    -- The landed copies, not raw: the lake's table reads a few columns of
+    -- every bar without listing and opening every raw object.
+    select origin, source, ingest_dt, ingest_hour
+    from {{ ref('stg_market__price_bars_landed') }}
+    where origin like 'landing:%'
 
 ),
 
@@ -32,16 +36,10 @@ file_sources as (
     -- every row of a landing file has its contract's source: the file's rows
     -- that passed in the same ingest hour name it. A file none of whose rows
     -- passed, or a name two contracts' files shared that hour, names none.
-    select
-        cast(origin as varchar) as origin,
-        cast(dt as date) as ingest_dt,
-        cast(hour as integer) as ingest_hour,
-        min({{ row_source('kept_bars') }}) as source
-
+    select origin, ingest_dt, ingest_hour, min(source) as source
     from kept_bars
-    where origin like 'landing:%'
     group by all
-    having count(distinct {{ row_source('kept_bars') }}) = 1
+    having count(distinct source) = 1
 
 ),
 
