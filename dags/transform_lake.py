@@ -20,7 +20,8 @@ it runs.
 * Builds incrementally: the raw partitions new or rewritten since the last
   build are reloaded, and only what they touch is recomputed: event hours in
   the sensor marts, customers from their first changed transaction on in the
-  finance marts (the market and commerce marts are rebuilt whole). Where each
+  finance marts, series (with their calendar's peers) from the first day a
+  change reaches in the market mart (the commerce marts are rebuilt whole). Where each
   raw dataset stands is logged and kept in `lake.meta.watermarks`.
 * Leaves compaction and snapshot expiry to `maintain_lake` (daily).
 

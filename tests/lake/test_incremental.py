@@ -297,9 +297,7 @@ def _sent_again(store: ObjectStore, rng: random.Random, days: int, step: int) ->
         saturday = pd.Timestamp(START) + pd.Timedelta(days=1, hours=12, minutes=step)
         bar["event_id"] = f"saturday-{step}"
         bar["bar_start"] = saturday.tz_convert(bar["bar_start"].dt.tz)
-    store.put_bytes(
-        MARKET_PRICE_BARS.part(Bucket.RAW, _hour(2000 + step)), to_parquet_bytes(bar)
-    )
+    store.put_bytes(MARKET_PRICE_BARS.part(Bucket.RAW, _hour(2000 + step)), to_parquet_bytes(bar))
     return kind, str(bar["event_id"].iloc[0])
 
 
