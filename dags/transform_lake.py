@@ -21,7 +21,9 @@ it runs.
   build are reloaded, and only what they touch is recomputed: event hours in
   the sensor marts, customers from their first changed transaction on in the
   finance marts, series (with their calendar's peers) from the first day a
-  change reaches in the market mart (the commerce marts are rebuilt whole). Where each
+  change reaches in the market mart, shipments whose scans, record or order
+  changed in the commerce tables (the per-country delivery summary is rebuilt
+  from them). Where each
   raw dataset stands is logged and kept in `lake.meta.watermarks`.
 * Leaves compaction and snapshot expiry to `maintain_lake` (daily).
 

@@ -162,3 +162,14 @@
     )
     {%- endif -%}
 {%- endmacro %}
+
+{#
+  delete_affected_shipments(affected): a pre-hook deleting, in a planned
+  build, the rows of every shipment in `affected`, in every source.
+#}
+{% macro delete_affected_shipments(affected) -%}
+    {%- if planned() -%}
+    delete from {{ this }}
+    where shipment_id in (select shipment_id from {{ affected }})
+    {%- endif -%}
+{%- endmacro %}

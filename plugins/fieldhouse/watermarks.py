@@ -11,8 +11,8 @@ A transform run:
 1. :func:`plan_build` lists raw and compares it with ``meta.built_partitions``;
 2. :func:`stage_plan` writes the partitions to reload (``meta.pending_partitions``),
    the event hours whose rows they held (``meta.pending_hours``) and the keys of
-   the facts they held (``meta.pending_keys``: instruments, customers, disputed
-   transactions) to the lake;
+   the facts they held (``meta.pending_keys``: instruments, orders, shipments,
+   customers, disputed transactions) to the lake;
 3. dbt builds with the var ``incremental`` (see ``dbt_project/macros/incremental.sql``);
 4. :func:`record_build` records the new signatures and each dataset's watermark
    (``meta.watermarks``) and clears the pending tables, in one transaction.
@@ -81,7 +81,15 @@ DOMAIN_REGISTRIES: dict[str, tuple[Reference, ...]] = {
     "market": (MARKET_INSTRUMENTS,),
 }
 # Datasets that incremental models reload a partition at a time (a landed table).
-RELOADED = (SENSOR_READINGS, MARKET_PRICE_BARS, FINANCE_TRANSACTIONS, FINANCE_CHARGEBACKS)
+RELOADED = (
+    SENSOR_READINGS,
+    MARKET_PRICE_BARS,
+    COMMERCE_ORDERS,
+    COMMERCE_SHIPMENT_EVENTS,
+    COMMERCE_SHIPMENTS,
+    FINANCE_TRANSACTIONS,
+    FINANCE_CHARGEBACKS,
+)
 # Datasets whose rows touch every hour of the marts built on them: a labelled
 # window marks a device's hours long before and after it arrives. A partition
 # of these that holds rows, or held rows before it was rewritten, makes the
@@ -299,10 +307,14 @@ def stage_plan(settings: StorageSettings, plan: BuildPlan) -> int:
                 """
             )
         # The keys of the facts a reloaded partition held before this build:
-        # the instruments (from their bar), the customers (from their
-        # transaction) and the disputed transactions.
+        # the instruments (from their bar), the orders, the shipments (from
+        # their scans and records), the customers (from their transaction)
+        # and the disputed transactions.
         for path, key in (
             (MARKET_PRICE_BARS.path, "instrument, bar_start"),
+            (COMMERCE_ORDERS.path, "order_id, ordered_at"),
+            (COMMERCE_SHIPMENT_EVENTS.path, "shipment_id, event_ts"),
+            (COMMERCE_SHIPMENTS.path, "shipment_id, NULL"),
             (FINANCE_TRANSACTIONS.path, "customer_id, ts"),
             (FINANCE_CHARGEBACKS.path, "transaction_id, NULL"),
         ):
@@ -498,6 +510,9 @@ def _landed_tables(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     tables = {
         SENSOR_READINGS.path: ("staging", "stg_sensors__readings_landed"),
         MARKET_PRICE_BARS.path: ("staging", "stg_market__price_bars_landed"),
+        COMMERCE_ORDERS.path: ("staging", "stg_commerce__orders_landed"),
+        COMMERCE_SHIPMENT_EVENTS.path: ("staging", "stg_commerce__shipment_events_landed"),
+        COMMERCE_SHIPMENTS.path: ("staging", "stg_commerce__shipments_landed"),
         FINANCE_TRANSACTIONS.path: ("staging", "stg_finance__transactions_landed"),
         FINANCE_CHARGEBACKS.path: ("staging", "stg_finance__chargebacks_landed"),
     }

@@ -14,9 +14,11 @@ import pytest
 from fieldhouse import localstack, watermarks
 from fieldhouse.ingest.feeds import ingest_source, ingest_source_hour
 from fieldhouse.ingest.sources import (
+    COMMERCE,
     FINANCE,
     PRICES,
     SENSORS,
+    CommerceRunOptions,
     FinanceRunOptions,
     PriceRunOptions,
     SensorRunOptions,
@@ -353,6 +355,122 @@ def test_random_market_ingests_built_incrementally_equal_one_full_refresh(
     assert daily["previous_close"].notna().any(), history
     build_lake(transform, ObjectStore(transform), ["market"], full_refresh=True)
     _assert_same(incremental, _marts(transform, MARKET_MARTS))
+
+
+# The commerce tables an incremental build updates, and the key of each.
+COMMERCE_MARTS = {
+    "intermediate.int_shipments_summarized": ["source", "shipment_id"],
+    "main.ml_delivery_time_features": ["source", "shipment_id"],
+    "main.fct_delivery_times_by_country": ["source", "destination_country", "carrier"],
+}
+SHOP = CommerceRunOptions(seed=11, include_landing=False, orders_per_hour=20.0)
+
+
+def _ingest_commerce_hour(store: ObjectStore, index: int, options=SHOP) -> None:
+    for feed in COMMERCE.feeds:
+        ingest_source_hour(store, COMMERCE, feed, _hour(index), options)
+
+
+def _sent_late(store: ObjectStore, rng: random.Random, hours: list[int], step: int) -> str:
+    """Rows a landing file brings about shipments already in raw, in an hour of their own.
+
+    A copy of a scan from another source, ingested a minute before the
+    original (the scan moves to that source's shipment), or the ERP record of
+    a scanned shipment from a source of its own (a shipment of grain
+    'shipment' appears). Returns the kind.
+    """
+    from fieldhouse.storage.keys import COMMERCE_SHIPMENT_EVENTS, COMMERCE_SHIPMENTS, Bucket
+    from fieldhouse.storage.parquet import from_parquet_bytes, to_parquet_bytes
+
+    frames = [
+        from_parquet_bytes(store.get_bytes(o.key))
+        for h in hours
+        for o in store.list(Bucket.RAW, COMMERCE_SHIPMENT_EVENTS.prefix(_hour(h)))
+    ]
+    scans = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    scan = scans.iloc[[rng.randrange(len(scans))]].copy()
+    kind = rng.choice(["copy", "record"])
+    if kind == "copy":
+        scan["source"] = "resend"
+        scan["origin"] = "landing:resend.csv"
+        scan["ingested_at"] = scan["ingested_at"] - pd.Timedelta(minutes=1)
+        store.put_bytes(
+            COMMERCE_SHIPMENT_EVENTS.part(Bucket.RAW, _hour(3000 + step)), to_parquet_bytes(scan)
+        )
+        return kind
+    # The record takes the types of the shipments the feed wrote (empty parts).
+    written = next(iter(store.list(Bucket.RAW, f"{COMMERCE_SHIPMENTS.path}/")))
+    types = from_parquet_bytes(store.get_bytes(written.key)).dtypes
+    when = pd.Timestamp(scan["event_ts"].iloc[0])
+    values = {
+        "shipment_id": scan["shipment_id"].iloc[0],
+        "order_id": scan["order_id"].iloc[0],
+        "destination_country": "DE",
+        "carrier": scan["carrier"].iloc[0],
+        "ordered_at": when - pd.Timedelta(days=2),
+        "promised_at": when + pd.Timedelta(days=3),
+        "delivered_at": when + pd.Timedelta(days=rng.choice([1, 5])),
+        "source": "erp",
+        "origin": "landing:erp.csv",
+        "ingested_at": when + pd.Timedelta(days=6),
+    }
+    record = pd.DataFrame([{c: values.get(c) for c in types.index}]).astype(
+        {c: t for c, t in types.items() if c in values and str(t) != "object"}
+    )
+    store.put_bytes(
+        COMMERCE_SHIPMENTS.part(Bucket.RAW, _hour(3000 + step)), to_parquet_bytes(record)
+    )
+    return kind
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_commerce_ingests_built_incrementally_equal_one_full_refresh(
+    seed, lake_of_its_own, stack_config, minio_server
+) -> None:
+    """New hours, reruns, scans of nine-day-old orders, copies and records from other sources."""
+    rng = random.Random(seed)
+    store = empty_zones(minio_server)
+    transform = stack_config.role_settings("transform")
+    # The shop's first hours, and the next night's, when many of their orders are scanned.
+    hours = [10, 11, 12, 24, 25, 26, 27, 28]
+    for index in hours:
+        _ingest_commerce_hour(store, index)
+    build_lake(transform, ObjectStore(transform), ["commerce"])
+    assert _last_build(transform)["commerce/orders"]["last_build_kind"] == "full"
+
+    actions = ["next_hour", "rerun", "sent_late"] * 2 + ["nine_days_on", "three_weeks_on"]
+    actions += [rng.choice(["next_hour", "rerun", "sent_late"]) for _ in range(STEPS - 6)]
+    rng.shuffle(actions)
+    history, emptied = [], set()
+    for step, action in enumerate(actions):
+        if action == "rerun":
+            # A backfill of one of the first hours, whose orders were scanned
+            # later: the shop had nothing that hour (its orders and scans go,
+            # and the later scans lose their order), or, run again, had it all.
+            index = rng.choice([h for h in hours[:3] if h not in emptied] or hours[:3])
+            emptied ^= {index}
+            options = CommerceRunOptions(seed=11, simulate=False) if index in emptied else SHOP
+            _ingest_commerce_hour(store, index, options)
+        elif action == "sent_late":
+            _sent_late(store, rng, hours, step)
+        else:
+            # The next hour, or one nine days on (its scans are of orders placed
+            # in the first hours), or three weeks on (the latest news moves past
+            # the label horizon of the first orders, whose labels become final).
+            days_on = {"next_hour": 0, "nine_days_on": 9, "three_weeks_on": 21}[action]
+            index = max(hours) + 1 if not days_on else min(hours) + days_on * 24
+            _ingest_commerce_hour(store, index)
+            hours.append(index)
+        history.append(action)
+        build_lake(transform, ObjectStore(transform), ["commerce"])
+        mark = _last_build(transform)["commerce/shipment_events"]
+        assert mark["last_build_kind"] == "incremental", history
+
+    incremental = _marts(transform, COMMERCE_MARTS)
+    features = incremental["main.ml_delivery_time_features"]
+    assert features["is_delivered"].any() and features["label_complete"].any(), history
+    build_lake(transform, ObjectStore(transform), ["commerce"], full_refresh=True)
+    _assert_same(incremental, _marts(transform, COMMERCE_MARTS))
 
 
 def _compiled(settings, model: str, vars: dict) -> str:

@@ -1,18 +1,87 @@
 {#
+  Incremental: a planned build (see macros/incremental.sql) deletes the rows of
+  the shipments in int_shipments_affected (in every source) and builds them
+  again from their own scans and records and the orders those name, read from
+  the landed tables, in one lake transaction. Otherwise it is rebuilt whole.
+
   As of the var `as_of` (as_of() is null when it is unset), the lake is read as
   it stood then: scans and orders made at or after it are left out (a date's
   as_of is the next day's 00:00), and a shipment record ordered then too; one
   delivered then is not delivered yet. Event times, not ingestion times: real
   histories are landed long after.
 #}
+-- depends_on: {{ ref('stg_commerce__shipment_events_landed') }}
+-- depends_on: {{ ref('stg_commerce__shipments_landed') }}
+-- depends_on: {{ ref('stg_commerce__orders_landed') }}
+-- depends_on: {{ ref('int_shipments_affected') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    full_refresh=none if var('incremental', false) else true,
+    pre_hook="{{ delete_affected_shipments(ref('int_shipments_affected')) }}",
+) }}
+
 {%- set as_of = as_of() -%}
 
 with
 
+{% if planned() -%}
+
+affected as (
+
+    select shipment_id from {{ ref('int_shipments_affected') }}
+
+),
+
+scan_copies as (
+
+    -- The affected shipments' scans, once each (the copy ingested first), as
+    -- stg_commerce__shipment_events keeps them; copies of a scan share its
+    -- shipment, so they all compete here.
+    select landed.*
+    from {{ ref('stg_commerce__shipment_events_landed') }} as landed
+    semi join affected
+        on landed.shipment_id = affected.shipment_id
+    {{ first_ingested('event_id', relation='landed') }}
+
+),
+
+record_copies as (
+
+    select landed.*
+    from {{ ref('stg_commerce__shipments_landed') }} as landed
+    semi join affected
+        on landed.shipment_id = affected.shipment_id
+    {{ first_ingested('shipment_id', relation='landed') }}
+
+),
+
+order_copies as (
+
+    -- The orders those scans and records name, once each.
+    select landed.*
+    from {{ ref('stg_commerce__orders_landed') }} as landed
+    semi join (
+        select order_id from scan_copies
+        union
+        select order_id from record_copies
+    ) as named
+        on landed.order_id = named.order_id
+    {{ first_ingested('order_id', relation='landed') }}
+
+),
+
+{%- set scan_relation, order_relation, record_relation = 'scan_copies', 'order_copies', 'record_copies' %}
+{%- else %}
+{%- set scan_relation = ref('stg_commerce__shipment_events') %}
+{%- set order_relation = ref('stg_commerce__orders') %}
+{%- set record_relation = ref('stg_commerce__shipments') %}
+{%- endif %}
+
 scans as (
 
     select *
-    from {{ ref('stg_commerce__shipment_events') }}
+    from {{ scan_relation }}
     where {{ as_of }} is null or event_ts < {{ as_of }}
 
 ),
@@ -20,7 +89,7 @@ scans as (
 orders as (
 
     select *
-    from {{ ref('stg_commerce__orders') }}
+    from {{ order_relation }}
     where {{ as_of }} is null or ordered_at < {{ as_of }}
 
 ),
@@ -33,7 +102,7 @@ shipment_records as (
                 when {{ as_of }} is null or delivered_at < {{ as_of }} then delivered_at
             end as delivered_at
         )
-    from {{ ref('stg_commerce__shipments') }}
+    from {{ record_relation }}
     where {{ as_of }} is null or ordered_at is null or ordered_at < {{ as_of }}
 
 ),

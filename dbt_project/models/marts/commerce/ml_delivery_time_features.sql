@@ -1,3 +1,19 @@
+{#-
+  Incremental: a planned build (see macros/incremental.sql) deletes the rows
+  of the shipments int_shipments_summarized rebuilt (int_shipments_affected)
+  and those whose label the sources' latest news now decides otherwise, then
+  inserts every shipment this table lacks, in one lake transaction: a key
+  pass over the shipments, not a rebuild of their rows. Otherwise it is
+  rebuilt whole.
+-#}
+-- depends_on: {{ ref('int_shipments_affected') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    full_refresh=none if var('incremental', false) else true,
+    pre_hook="{{ delete_relabelled_deliveries(ref('int_shipments_affected'), ref('int_shipments_summarized')) }}",
+) }}
+
 {%- set horizon_days = var('delivery_label_horizon_days') | int -%}
 
 with
@@ -10,20 +26,11 @@ shipments as (
 
 latest_seen as (
 
-    -- The latest a source has told of any of its shipments: a scan, an order,
-    -- or the delivery of a shipment exported whole (those have no scans). Per
-    -- source, because each source's news stops at its own date: a history
-    -- landed today ended years ago, and the simulator's scans of today say
-    -- nothing of it. The var as_of stands in for it (nothing from as_of on is
-    -- in the intermediate model).
-    select
-        source,
-        coalesce(
-            {{ as_of() }}, max(greatest(last_scan_at, delivered_at, ordered_at))
-        ) as latest_seen_at
-
-    from shipments
-    group by source
+    -- The latest a source has told of any of its shipments. Per source,
+    -- because each source's news stops at its own date: a history landed
+    -- today ended years ago, and the simulator's scans of today say nothing
+    -- of it.
+    {{ latest_seen('shipments') }}
 
 ),
 
@@ -62,6 +69,14 @@ final as (
         on shipments.source = latest_seen.source
     -- Without an order time there is nothing to describe the order by.
     where shipments.ordered_at is not null
+    {%- if planned() %}
+        -- The rows the pre-hook deleted, and shipments new to this table.
+        and not exists (
+            select 1 from {{ this }} as kept
+            where kept.source = shipments.source
+                and kept.shipment_id = shipments.shipment_id
+        )
+    {%- endif %}
 
 )
 
