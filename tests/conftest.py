@@ -103,6 +103,16 @@ def store(minio_server: StorageSettings) -> ObjectStore:
     return empty_zones(minio_server)
 
 
+@pytest.fixture
+def lake_of_its_own(stack_config, minio_server, monkeypatch) -> None:
+    """A new catalog database: the builds of a test start from an empty lake."""
+    import os
+
+    database = f"incremental_{os.urandom(4).hex()}"
+    localstack._create_database(stack_config, localstack.postgres_bin_dir(), database)
+    monkeypatch.setenv("FIELDHOUSE_LAKE_CATALOG", f"postgres:{stack_config.postgres_dsn(database)}")
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]

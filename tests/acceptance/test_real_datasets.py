@@ -10,7 +10,6 @@ the original file: rows in, quarantine reasons, the registries and the marts.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -81,17 +80,6 @@ class Lake:
 
 
 # --- fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def datasets_dir() -> Path:
-    """The shared data sets; CI must have them, a developer's machine may not."""
-    if not DATASETS_DIR.is_dir():
-        reason = f"the real data sets are not at {DATASETS_DIR}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return DATASETS_DIR
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 import pandas as pd
 import pytest
 
-from fieldhouse import localstack, watermarks
+from fieldhouse import watermarks
 from fieldhouse.ingest.feeds import ingest_source, ingest_source_hour
 from fieldhouse.ingest.sources import (
     COMMERCE,
@@ -41,14 +41,6 @@ MARTS = {
 # Random sequences tried; FIELDHOUSE_PROPERTY_SEEDS="1,2,3" tries others.
 SEEDS = [int(s) for s in os.environ.get("FIELDHOUSE_PROPERTY_SEEDS", "20261203").split(",")]
 STEPS = max(int(os.environ.get("FIELDHOUSE_PROPERTY_STEPS", "7")), 6)
-
-
-@pytest.fixture
-def lake_of_its_own(stack_config, minio_server, monkeypatch) -> None:
-    """A new catalog database: the builds here start from an empty lake."""
-    database = f"incremental_{os.urandom(4).hex()}"
-    localstack._create_database(stack_config, localstack.postgres_bin_dir(), database)
-    monkeypatch.setenv("FIELDHOUSE_LAKE_CATALOG", f"postgres:{stack_config.postgres_dsn(database)}")
 
 
 def _hour(index: int) -> Interval:
