@@ -208,6 +208,10 @@ def plan_build(
         built, built_rows = _built_signatures(con)
         last_kinds = _last_build_kinds(con)
         unfinished = _unfinished_full_build(con)
+        # A lake built before a dataset was landed (an upgrade) has no copy to
+        # reload partitions into: its first build must read everything.
+        landed = _landed_tables(con)
+        unlanded = [d.path for d in RELOADED if d.path in current and d.path not in landed]
         changed = {
             path: sorted(p for p, sig in partitions.items() if built.get(path, {}).get(p) != sig)
             for path, partitions in current.items()
@@ -228,6 +232,8 @@ def plan_build(
         reason = "as_of or sources chosen: the marts leave rows out"
     elif not built:
         reason = "no earlier build recorded"
+    elif unlanded:
+        reason = f"no landed copy of {', '.join(unlanded)} yet"
     elif unfinished:
         reason = f"a full build ({unfinished}) did not finish"
     elif any(last_kinds.get(path) == "restricted" for path in current):

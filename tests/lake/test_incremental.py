@@ -539,3 +539,21 @@ def test_a_full_build_that_did_not_finish_makes_the_next_one_full(
     assert _last_build(transform)["sensors/readings"]["last_build_kind"] == "full"
     plan = watermarks.plan_build(transform, ObjectStore(transform), ["sensors"])
     assert not plan.full_refresh and plan.summary() == "incremental: no raw partition changed"
+
+
+def test_a_lake_built_before_a_dataset_was_landed_is_built_whole_once(
+    lake_of_its_own, stack_config, minio_server
+) -> None:
+    """An upgrade that lands a dataset anew: its first build reads every partition."""
+    store = empty_zones(minio_server)
+    transform = stack_config.role_settings("transform")
+    ingest_source(store, SENSORS, _hour(0), FLEET)
+    build_lake(transform, ObjectStore(transform), ["sensors"])
+    with duckdb_connect(transform) as con:
+        con.execute("drop table lake.staging.stg_sensors__readings_landed")
+    plan = watermarks.plan_build(transform, ObjectStore(transform), ["sensors"])
+    assert plan.full_refresh and plan.reason == "no landed copy of sensors/readings yet"
+
+    build_lake(transform, ObjectStore(transform), ["sensors"])
+    assert _last_build(transform)["sensors/readings"]["last_build_kind"] == "full"
+    assert not watermarks.plan_build(transform, ObjectStore(transform), ["sensors"]).full_refresh
