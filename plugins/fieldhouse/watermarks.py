@@ -83,6 +83,8 @@ DOMAIN_REGISTRIES: dict[str, tuple[Reference, ...]] = {
 # Datasets that incremental models reload a partition at a time (a landed table).
 RELOADED = (
     SENSOR_READINGS,
+    SENSOR_ANOMALY_LABELS,
+    SENSOR_ANOMALY_WINDOWS,
     MARKET_PRICE_BARS,
     COMMERCE_ORDERS,
     COMMERCE_SHIPMENT_EVENTS,
@@ -300,18 +302,24 @@ def stage_plan(settings: StorageSettings, plan: BuildPlan) -> int:
                     f"INSERT INTO lake.{SCHEMA}.pending_partitions VALUES (?, ?, ?, ?, ?)", rows
                 )
         before = con.execute(f"SELECT count(*) FROM lake.{SCHEMA}.pending_hours").fetchone()[0]
-        # The event hours whose rows a reloaded partition held before this build.
-        if SENSOR_READINGS.path in landed:
-            con.execute(
-                f"""
-                INSERT INTO lake.{SCHEMA}.pending_hours
-                SELECT DISTINCT landed.source, landed.event_hour
-                FROM {landed[SENSOR_READINGS.path]} AS landed
-                SEMI JOIN lake.{SCHEMA}.pending_partitions AS pending
-                    ON pending.dataset = '{SENSOR_READINGS.path}'
-                    AND landed.ingest_dt = pending.dt AND landed.ingest_hour = pending.hour
-                """
-            )
+        # The event hours whose readings, or simulator labels, a reloaded
+        # partition held before this build.
+        for path, source in (
+            (SENSOR_READINGS.path, "landed.source"),
+            (SENSOR_ANOMALY_LABELS.path, "'simulator'"),
+        ):
+            if path in landed:
+                con.execute(
+                    f"""
+                    INSERT INTO lake.{SCHEMA}.pending_hours
+                    SELECT DISTINCT {source}, landed.event_hour
+                    FROM {landed[path]} AS landed
+                    SEMI JOIN lake.{SCHEMA}.pending_partitions AS pending
+                        ON pending.dataset = '{path}'
+                        AND landed.ingest_dt = pending.dt AND landed.ingest_hour = pending.hour
+                    WHERE landed.event_hour IS NOT NULL
+                    """
+                )
         # The keys of the facts a reloaded partition held before this build:
         # the instruments (from their bar), the orders, the shipments (from
         # their scans and records), the customers (from their transaction)
@@ -515,6 +523,8 @@ def _landed_tables(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """The landed tables that exist, by the dataset they reload."""
     tables = {
         SENSOR_READINGS.path: ("staging", "stg_sensors__readings_landed"),
+        SENSOR_ANOMALY_LABELS.path: ("staging", "stg_sensors__anomaly_labels_landed"),
+        SENSOR_ANOMALY_WINDOWS.path: ("staging", "stg_sensors__anomaly_windows_landed"),
         MARKET_PRICE_BARS.path: ("staging", "stg_market__price_bars_landed"),
         COMMERCE_ORDERS.path: ("staging", "stg_commerce__orders_landed"),
         COMMERCE_SHIPMENT_EVENTS.path: ("staging", "stg_commerce__shipment_events_landed"),

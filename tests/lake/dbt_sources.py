@@ -13,6 +13,7 @@ from fieldhouse.config import dbt_project_dir
 
 STAGING = "models/staging"
 _SOURCE_CALL = re.compile(r"source\(\s*'(\w+)'\s*,\s*'(\w+)'\s*\)")
+_LANDED_REF = re.compile(r"ref\(\s*'(\w+_landed)'\s*\)")
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,16 @@ def source_locations(name: str) -> dict[str, str]:
 
 
 def staging_source(model: str) -> tuple[str, str]:
-    """The (source, table) a staging model selects from, read from its SQL."""
+    """The (source, table) a staging model selects from, read from its SQL.
+
+    A view over a landed copy (``ref('..._landed')``) reads what that copy reads.
+    """
     (path,) = (dbt_project_dir() / STAGING).glob(f"*/{model}.sql")
-    calls = set(_SOURCE_CALL.findall(path.read_text()))
+    sql = path.read_text()
+    calls = set(_SOURCE_CALL.findall(sql))
+    landed = set(_LANDED_REF.findall(sql))
+    if not calls and len(landed) == 1:
+        return staging_source(landed.pop())
     assert len(calls) == 1, f"{model} should read exactly one source table, reads {calls}"
     return calls.pop()
 

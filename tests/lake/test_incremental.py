@@ -475,8 +475,8 @@ def _compiled(settings, model: str, vars: dict) -> str:
     return node.compiled_code
 
 
-def _objects_read(settings, sql: str) -> dict[str, int]:
-    """The raw objects a query fetched, with the bytes of each (from DuckDB's HTTP log)."""
+def _objects_read(settings, sql: str, dataset: str = "sensors/readings") -> dict[str, int]:
+    """The raw objects of ``dataset`` a query fetched, with their bytes (DuckDB's HTTP log)."""
     with duckdb_connect(settings) as con:
         con.execute("CALL enable_logging('HTTP')")
         rows = con.execute(f"select count(*) from ({sql})").fetchone()[0]
@@ -485,19 +485,27 @@ def _objects_read(settings, sql: str) -> dict[str, int]:
             """
             select request.url, sum(cast(response.headers['Content-Length'] as bigint))
             from duckdb_logs_parsed('HTTP')
-            where request.type = 'GET' and request.url like '%/raw/sensors/readings/%'
+            where request.type = 'GET' and request.url like ?
             group by 1
-            """
+            """,
+            [f"%/raw/{dataset}/%"],
         ).fetchall()
     return {
         unquote(url.split("/raw/", 1)[1].split("?")[0]): int(size or 0) for url, size in fetched
     }
 
 
+@pytest.mark.parametrize(
+    ("model", "dataset"),
+    [
+        ("stg_sensors__readings_landed", "sensors/readings"),
+        ("stg_sensors__anomaly_labels_landed", "sensors/anomaly_labels"),
+    ],
+)
 def test_an_incremental_build_reads_only_the_partitions_that_changed(
-    lake_of_its_own, stack_config, minio_server
+    model, dataset, lake_of_its_own, stack_config, minio_server
 ) -> None:
-    from fieldhouse.storage.keys import SENSOR_READINGS, Bucket
+    from fieldhouse.storage.keys import Bucket
 
     store = empty_zones(minio_server)
     transform = stack_config.role_settings("transform")
@@ -505,16 +513,14 @@ def test_an_incremental_build_reads_only_the_partitions_that_changed(
     build_lake(transform, ObjectStore(transform), ["sensors"])
     _ingest_hour(store, 5, FLEET)
     plan = watermarks.plan_build(transform, ObjectStore(transform), ["sensors"])
-    assert not plan.full_refresh and plan.changed["sensors/readings"] == ["dt=2026-11-20/hour=05"]
+    assert not plan.full_refresh and plan.changed[dataset] == ["dt=2026-11-20/hour=05"]
     watermarks.stage_plan(transform, plan)
 
-    planned = _objects_read(
-        transform, _compiled(transform, "stg_sensors__readings_landed", {"incremental": True})
-    )
-    whole = _objects_read(transform, _compiled(transform, "stg_sensors__readings_landed", {}))
+    planned = _objects_read(transform, _compiled(transform, model, {"incremental": True}), dataset)
+    whole = _objects_read(transform, _compiled(transform, model, {}), dataset)
 
-    new_partition = {o.key.key for o in store.list(Bucket.RAW, SENSOR_READINGS.prefix(_hour(5)))}
-    assert set(planned) == new_partition
+    new_partition = {o.key.key for o in store.list(Bucket.RAW, f"{dataset}/dt=2026-11-20/hour=05/")}
+    assert new_partition and set(planned) == new_partition
     # The control: the same count over the full build's read fetches all six hours.
     assert len({key.rsplit("/", 1)[0] for key in whole}) == 6
     assert sum(planned.values()) * 4 < sum(whole.values())

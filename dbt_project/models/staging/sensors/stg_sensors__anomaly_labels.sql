@@ -1,37 +1,8 @@
 with
 
-source as (
+landed as (
 
-    {% if has_files(source('sensors', 'anomaly_labels')) -%}
-    select * from {{ source('sensors', 'anomaly_labels') }}
-    {%- else -%}
-    -- Only the simulators write these labels: a lake without them has none.
-    select
-        cast(null as varchar) as event_id,
-        cast(null as varchar) as device_id,
-        cast(null as varchar) as metric,
-        cast(null as timestamptz) as event_ts,
-        cast(null as varchar) as fault,
-        cast(null as date) as dt,
-        cast(null as integer) as hour
-    where false
-    {%- endif %}
-
-),
-
-renamed as (
-
-    select
-        cast(event_id as varchar) as event_id,
-        cast(device_id as varchar) as device_id,
-        cast(metric as varchar) as metric,
-        cast(event_ts as timestamptz) as event_ts,
-        {{ utc_hour('cast(event_ts as timestamptz)') }} as event_hour,
-        cast(fault as varchar) as fault,
-        cast(dt as date) as ingest_dt,
-        cast(hour as integer) as ingest_hour
-
-    from source
+    select * from {{ ref('stg_sensors__anomaly_labels_landed') }}
 
 ),
 
@@ -41,7 +12,7 @@ keyed as (
         md5(concat_ws('|', coalesce(event_id, device_id), fault, cast(event_ts as varchar)))
             as label_id,
         *
-    from renamed
+    from landed
 
 ),
 
