@@ -16,8 +16,9 @@
 
   pending_partitions_read(dataset, relation, columns): a select of the pending
   partitions of `dataset`, read from their own objects only; `relation` is the
-  dataset's source, whose glob names the files. No pending partition: typed
-  empty rows with `columns`.
+  dataset's source (read_parquet or read_json), whose glob names the files. No
+  pending partition: empty rows with `columns` ("name" is a varchar, "name
+  type" of that type).
 #}
 {% macro planned() -%}
     {{ return(execute and var('incremental', false) and is_incremental()) }}
@@ -45,23 +46,24 @@
         "select partition from lake.meta.pending_partitions where dataset = '"
         ~ dataset ~ "' and present order by partition"
     ) -%}
-    {%- set location = modules.re.search("read_parquet\\(\\s*'([^']+)/\\*/\\*/\\*\\.parquet'(.*)\\)\\s*$", relation | string) -%}
+    {%- set location = modules.re.search("(read_parquet|read_json)\\(\\s*'([^']+)/\\*/\\*/([^'/]+)'(.*)\\)\\s*$", relation | string | trim) -%}
     {%- if location is none -%}
         {{ exceptions.raise_compiler_error("cannot read partitions of " ~ relation) }}
     {%- endif -%}
     {%- if partitions | length == 0 -%}
     select
         {%- for column in columns %}
-        cast(null as varchar) as {{ column }}{{ "," if not loop.last }}
+        {%- set name_type = column.split(' ', 1) %}
+        cast(null as {{ name_type[1] if name_type | length > 1 else 'varchar' }}) as {{ name_type[0] }}{{ "," if not loop.last }}
         {%- endfor %}
     where false
     {%- else -%}
-    select * from read_parquet(
+    select * from {{ location.group(1) }}(
         [
             {%- for row in partitions %}
-            '{{ location.group(1) }}/{{ row[0] }}/*.parquet'{{ "," if not loop.last }}
+            '{{ location.group(2) }}/{{ row[0] }}/{{ location.group(3) }}'{{ "," if not loop.last }}
             {%- endfor %}
-        ]{{ location.group(2) }}
+        ]{{ location.group(4) }}
     )
     {%- endif -%}
 {%- endmacro %}

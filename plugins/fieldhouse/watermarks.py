@@ -60,9 +60,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The ingest manifests of the readings (one JSON object per ingested hour, under
+# raw/_manifests/), tracked and reloaded like a dataset of their own.
+SENSOR_MANIFESTS = Dataset(f"_manifests/{SENSOR_READINGS.source}", SENSOR_READINGS.entity)
 # The raw datasets of each dbt domain (tag) whose watermarks the lake keeps.
 DOMAIN_RAW: dict[str, tuple[Dataset, ...]] = {
-    "sensors": (SENSOR_READINGS, SENSOR_ANOMALY_LABELS, SENSOR_ANOMALY_WINDOWS),
+    "sensors": (SENSOR_READINGS, SENSOR_ANOMALY_LABELS, SENSOR_ANOMALY_WINDOWS, SENSOR_MANIFESTS),
     "market": (MARKET_PRICE_BARS, MARKET_PRICE_LABELS),
     "commerce": (
         COMMERCE_ORDERS,
@@ -85,6 +88,7 @@ RELOADED = (
     SENSOR_READINGS,
     SENSOR_ANOMALY_LABELS,
     SENSOR_ANOMALY_WINDOWS,
+    SENSOR_MANIFESTS,
     MARKET_PRICE_BARS,
     COMMERCE_ORDERS,
     COMMERCE_SHIPMENT_EVENTS,
@@ -459,8 +463,9 @@ def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
 def _has_table(con: duckdb.DuckDBPyConnection, name: str, schema: str = SCHEMA) -> bool:
     return bool(
         con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_catalog = 'lake' AND table_schema = ? AND table_name = ?",
+            # A table, not a view: a model once a view is landed only as a table.
+            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = 'lake' "
+            "AND table_schema = ? AND table_name = ? AND table_type = 'BASE TABLE'",
             [schema, name],
         ).fetchone()[0]
     )
@@ -525,6 +530,7 @@ def _landed_tables(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         SENSOR_READINGS.path: ("staging", "stg_sensors__readings_landed"),
         SENSOR_ANOMALY_LABELS.path: ("staging", "stg_sensors__anomaly_labels_landed"),
         SENSOR_ANOMALY_WINDOWS.path: ("staging", "stg_sensors__anomaly_windows_landed"),
+        SENSOR_MANIFESTS.path: ("staging", "stg_sensors__ingest_runs"),
         MARKET_PRICE_BARS.path: ("staging", "stg_market__price_bars_landed"),
         COMMERCE_ORDERS.path: ("staging", "stg_commerce__orders_landed"),
         COMMERCE_SHIPMENT_EVENTS.path: ("staging", "stg_commerce__shipment_events_landed"),

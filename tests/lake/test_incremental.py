@@ -37,6 +37,7 @@ MARTS = {
     "main.fct_sensor_readings_hourly": ["source", "device_id", "metric", "event_hour"],
     "main.ml_sensor_anomaly_features": ["source", "device_id", "metric", "event_hour"],
     "main.dim_devices": ["device_id"],
+    "main.fct_ingest_runs": ["dataset", "interval_start"],
 }
 # Random sequences tried; FIELDHOUSE_PROPERTY_SEEDS="1,2,3" tries others.
 SEEDS = [int(s) for s in os.environ.get("FIELDHOUSE_PROPERTY_SEEDS", "20261203").split(",")]
@@ -547,8 +548,20 @@ def test_a_full_build_that_did_not_finish_makes_the_next_one_full(
     assert not plan.full_refresh and plan.summary() == "incremental: no raw partition changed"
 
 
+@pytest.mark.parametrize(
+    ("dataset", "landed", "before"),
+    [
+        ("sensors/readings", "stg_sensors__readings_landed", None),
+        # The ingest runs were a view over every manifest before they were landed.
+        (
+            "_manifests/sensors/readings",
+            "stg_sensors__ingest_runs",
+            "select 1 as interval_start",
+        ),
+    ],
+)
 def test_a_lake_built_before_a_dataset_was_landed_is_built_whole_once(
-    lake_of_its_own, stack_config, minio_server
+    dataset, landed, before, lake_of_its_own, stack_config, minio_server
 ) -> None:
     """An upgrade that lands a dataset anew: its first build reads every partition."""
     store = empty_zones(minio_server)
@@ -556,9 +569,11 @@ def test_a_lake_built_before_a_dataset_was_landed_is_built_whole_once(
     ingest_source(store, SENSORS, _hour(0), FLEET)
     build_lake(transform, ObjectStore(transform), ["sensors"])
     with duckdb_connect(transform) as con:
-        con.execute("drop table lake.staging.stg_sensors__readings_landed")
+        con.execute(f"drop table lake.staging.{landed}")
+        if before:
+            con.execute(f"create view lake.staging.{landed} as {before}")
     plan = watermarks.plan_build(transform, ObjectStore(transform), ["sensors"])
-    assert plan.full_refresh and plan.reason == "no landed copy of sensors/readings yet"
+    assert plan.full_refresh and plan.reason == f"no landed copy of {dataset} yet"
 
     build_lake(transform, ObjectStore(transform), ["sensors"])
     assert _last_build(transform)["sensors/readings"]["last_build_kind"] == "full"

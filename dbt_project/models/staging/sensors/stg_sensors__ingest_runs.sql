@@ -1,8 +1,35 @@
+{#-
+  One row per ingested hour, kept one manifest at a time: an incremental build
+  replaces only the hours whose manifest is new or rewritten since the last
+  build (as stg_sensors__readings_landed does with readings), so this table and
+  its tests do not read every manifest again.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    full_refresh=none if var('incremental', false) else true,
+    pre_hook="{{ delete_pending_partitions('_manifests/sensors/readings') }}",
+) }}
+
 with
 
 source as (
 
+    {% if planned() -%}
+    {{ pending_partitions_read(
+        '_manifests/sensors/readings',
+        source('sensors', 'ingest_manifests'),
+        [
+            'dataset', 'interval_start timestamptz', 'interval_end timestamptz',
+            'rows_in bigint', 'rows_written bigint', 'rows_quarantined bigint',
+            'reasons map(varchar, bigint)', 'files varchar[]',
+            'files_rejected map(varchar, varchar)', 'ingested_at timestamptz',
+            'run_at timestamptz', 'dt date', 'hour integer',
+        ],
+    ) }}
+    {%- else -%}
     select * from {{ source('sensors', 'ingest_manifests') }}
+    {%- endif %}
 
 ),
 
