@@ -3,18 +3,20 @@
 One stack (its own MinIO and lake catalog) ingests days of the simulated fleet
 (about 1M readings a day at the default size) and keeps the lake built
 incrementally, as the transform DAG does. At each history length D the script
-ingests one more hour and times, each in a fresh process:
+ingests one more hour and builds it, three times over, and times, each in a
+fresh process:
 
 - the incremental build of that hour (``fieldhouse.lake.build_lake`` of the
   sensor domain: plan, dbt, watermarks), with its peak memory, the raw
-  partitions it read and the lake files it added;
+  partitions it read, the lake files it added and dbt's time per node; the
+  fastest of the three counts;
 - the floor: the hand-written DuckDB query of bench/run.py over that hour's raw
   partition alone.
 
-At the longest history it also times a full refresh against the floor over all
-of history, and the lake's data files and a query on the hourly mart before and
-after compaction (``maintain_lake``'s merge of adjacent files). Results go to
-stdout, ``bench/results-incremental.md`` and ``.json``.
+At the longest history it then counts the lake's data files and times a query
+on the hourly mart before and after compaction (``maintain_lake``'s merge of
+adjacent files), and times a full refresh against the floor over all of
+history. Results go to stdout, ``bench/results-incremental.md`` and ``.json``.
 
     python bench/incremental.py            # D = 1, 7 and 30 days at ~1M readings a day
     python bench/incremental.py --sizes large   # D = 1 and 7 days at ~10M a day
@@ -52,6 +54,7 @@ SEED = 20261001
 FLAT_TARGET = 1.5  # one-hour build at the longest history / at one day
 FLOOR_TARGET = 3.0  # one-hour build / floor over that hour
 REFRESH_TARGET = 2.0  # full refresh / floor over all history
+HOURS_TIMED = 3  # one-hour builds timed at each history length
 QUERY = (
     "select device_id, metric, avg(value_mean), max(value_max) "
     "from lake.main.fct_sensor_readings_hourly group by all"
@@ -103,6 +106,22 @@ def stage_build(full_refresh: bool) -> dict[str, Any]:
         "lake_files_before": files_before,
         "lake_files_after": _lake_files(settings),
         "nodes": len(statuses or {}),
+        **_dbt_times(),
+    }
+
+
+def _dbt_times() -> dict[str, Any]:
+    """dbt's own wall time for the last build and each node's, from run_results.json."""
+    import json
+    import os
+
+    from fieldhouse.config import dbt_project_dir
+
+    target = Path(os.environ.get("DBT_TARGET_PATH") or dbt_project_dir() / "target")
+    results = json.loads((target / "run_results.json").read_text())
+    return {
+        "dbt_seconds": results["elapsed_time"],
+        "node_seconds": {r["unique_id"]: round(r["execution_time"], 3) for r in results["results"]},
     }
 
 
@@ -184,17 +203,24 @@ def bench_size(name: str, work: Path, repeat: int) -> dict[str, Any]:
             ingested = hours
             return result
 
-        first = True
         for day in days:
             ingest_to(day * 24, f"ingest to {day} days")
             # Catch up on the history just ingested (the first build is a full one).
             run_stage(stage_build, work, f"catch up {day} days", full_refresh=False)
-            hour = START + timedelta(hours=ingested)
-            partition = f"dt={hour:%Y-%m-%d}/hour={hour:%H}"
-            new_hour = ingest_to(ingested + 1, f"ingest hour after {day} days")
-            build = run_stage(
-                stage_build, work, f"one-hour build at {day} days", full_refresh=False
-            )
+            # One new hour at a time, built after each: the fastest build counts, as
+            # the fastest of repeated stages does (the least disturbed on a shared machine).
+            rounds = []
+            for n in range(1, HOURS_TIMED + 1):
+                hour = START + timedelta(hours=ingested)
+                partition = f"dt={hour:%Y-%m-%d}/hour={hour:%H}"
+                new_hour = ingest_to(ingested + 1, f"ingest hour {n} after {day} days")
+                build = run_stage(
+                    stage_build, work, f"one-hour build {n} at {day} days", full_refresh=False
+                )
+                if build["kind"] != "incremental":
+                    raise RuntimeError(f"the one-hour build was a {build['kind']} build")
+                rounds.append((build, new_hour, partition))
+            build, new_hour, partition = min(rounds, key=lambda r: r[0]["seconds"])
             floor = run_stage(
                 stage_floor, work, f"floor hour at {day} days", repeat=repeat, partition=partition
             )
@@ -203,17 +229,16 @@ def bench_size(name: str, work: Path, repeat: int) -> dict[str, Any]:
                     "days": day,
                     "readings_in_hour": new_hour["rows_written"],
                     "build": build,
+                    "build_runs": [r[0]["seconds"] for r in rounds],
                     "floor": floor,
                 }
             )
-            if first and build["kind"] != "incremental":
-                raise RuntimeError(f"the one-hour build was a {build['kind']} build")
-            first = False
-        refresh = run_stage(stage_build, work, "full refresh", full_refresh=True)
-        floor_all = run_stage(stage_floor, work, "floor all history", repeat=repeat, partition=None)
+        # Compaction first: a full refresh rewrites every table into few files.
         before = run_stage(stage_query, work, "query before compaction")
         compact = run_stage(stage_compact, work, "compaction")
         after = run_stage(stage_query, work, "query after compaction")
+        refresh = run_stage(stage_build, work, "full refresh", full_refresh=True)
+        floor_all = run_stage(stage_floor, work, "floor all history", repeat=repeat, partition=None)
         return {
             "name": name,
             "fleet_size": fleet,
@@ -224,6 +249,10 @@ def bench_size(name: str, work: Path, repeat: int) -> dict[str, Any]:
             "compaction": compact,
             "query_after": after,
         }
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
 
 
 def _verdict(value: float, target: float) -> str:
@@ -254,7 +283,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         for p in points:
             b, f = p["build"], p["floor"]
             out.append(
-                f"| {p['days']} days | {p['readings_in_hour']:,} | {b['seconds']:.1f} s "
+                f"| {_days(p['days'])} | {p['readings_in_hour']:,} | {b['seconds']:.1f} s "
                 f"| {b['peak_rss_mb']:,.0f} MB | {b['raw_partitions_read']} "
                 f"| {b['lake_files_after'] - b['lake_files_before']} | {f['seconds']:.2f} s "
                 f"| {ratio(b['seconds'], f['seconds']):.1f}x | {ratio(b['seconds'], base):.2f}x |"
@@ -267,21 +296,45 @@ def render_markdown(report: dict[str, Any]) -> str:
         before, after, compact = size["query_before"], size["query_after"], size["compaction"]
         out += [
             "",
-            f"- One-hour build after {last['days']} days / after {points[0]['days']} day: "
+            f"- One-hour build after {_days(last['days'])} / after {_days(points[0]['days'])}: "
             f"**{flat:.2f}x** {_verdict(flat, FLAT_TARGET)}.",
             f"- One-hour build / floor over that hour: **{vs_floor:.1f}x** "
             f"{_verdict(vs_floor, FLOOR_TARGET)}.",
-            f"- Full refresh after {last['days']} days: {refresh['seconds']:.1f} s, floor over all "
-            f"history {floor_all['seconds']:.1f} s: **{vs_all:.2f}x** "
+            f"- Full refresh after {_days(last['days'])}: {refresh['seconds']:.1f} s, "
+            f"floor over all history {floor_all['seconds']:.1f} s: **{vs_all:.2f}x** "
             f"{_verdict(vs_all, REFRESH_TARGET)}.",
             f"- Lake data files {before['lake_files']:,} before compaction, "
             f"{after['lake_files']:,} after; median query on fct_sensor_readings_hourly "
             f"{before['seconds'] * 1000:.0f} ms before, {after['seconds'] * 1000:.0f} ms after "
             f"(compaction and expiry took {compact['seconds']:.1f} s).",
             "",
+            *_where_the_time_goes(points),
         ]
     out += machine_table(report["machine"])
     return "\n".join(out)
+
+
+def _where_the_time_goes(points: list[dict[str, Any]], top: int = 8) -> list[str]:
+    """dbt's share of the one-hour builds and its slowest nodes, first and last history."""
+    first, last = points[0], points[-1]
+    a, b = first["build"], last["build"]
+    out = [
+        f"Where the one-hour build's time goes (each build in its own process; "
+        f"one-hour builds timed: {', '.join(f'{s:.1f}' for s in last['build_runs'])} s "
+        f"at {_days(last['days'])}):",
+        "",
+        f"| | after {_days(first['days'])} | after {_days(last['days'])} |",
+        "|---|---:|---:|",
+        f"| whole build (plan, dbt, watermarks) | {a['seconds']:.1f} s | {b['seconds']:.1f} s |",
+        f"| dbt's own elapsed time | {a['dbt_seconds']:.1f} s | {b['dbt_seconds']:.1f} s |",
+    ]
+    slowest = sorted(b["node_seconds"], key=lambda n: -b["node_seconds"][n])[:top]
+    for node in slowest:
+        out.append(
+            f"| `{node}` | {a['node_seconds'].get(node, 0):.2f} s "
+            f"| {b['node_seconds'][node]:.2f} s |"
+        )
+    return [*out, ""]
 
 
 def main(argv: list[str] | None = None) -> int:
