@@ -463,7 +463,8 @@ def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
 def _has_table(con: duckdb.DuckDBPyConnection, name: str, schema: str = SCHEMA) -> bool:
     return bool(
         con.execute(
-            # A table, not a view: a model once a view is landed only as a table.
+            # A table, not a view: a model that was a view before it was landed
+            # has no landed copy yet.
             "SELECT count(*) FROM information_schema.tables WHERE table_catalog = 'lake' "
             "AND table_schema = ? AND table_name = ? AND table_type = 'BASE TABLE'",
             [schema, name],
