@@ -17,8 +17,7 @@
   pending_partitions_read(dataset, relation, columns): a select of the pending
   partitions of `dataset`, read from their own objects only; `relation` is the
   dataset's source (read_parquet or read_json), whose glob names the files. No
-  pending partition: empty rows with `columns` ("name" is a varchar, "name
-  type" of that type).
+  pending partition: no_rows(columns).
 #}
 {% macro planned() -%}
     {{ return(execute and var('incremental', false) and is_incremental()) }}
@@ -51,12 +50,7 @@
         {{ exceptions.raise_compiler_error("cannot read partitions of " ~ relation) }}
     {%- endif -%}
     {%- if partitions | length == 0 -%}
-    select
-        {%- for column in columns %}
-        {%- set name_type = column.split(' ', 1) %}
-        cast(null as {{ name_type[1] if name_type | length > 1 else 'varchar' }}) as {{ name_type[0] }}{{ "," if not loop.last }}
-        {%- endfor %}
-    where false
+    {{ no_rows(columns) }}
     {%- else -%}
     select * from {{ location.group(1) }}(
         [
@@ -133,15 +127,32 @@
 {%- endmacro %}
 
 {#
-  landed_source(dataset, relation, columns): the raw rows a landed model reads:
-  in a planned build the pending partitions of `dataset` only (see
-  pending_partitions_read), otherwise every partition of `relation`. Files
-  written before rows carried their source lack that column: it reads as null
-  there, and row_source() derives it from the origin.
+  no_rows(columns): an empty select with `columns` ("name" is a varchar, "name
+  type" of that type).
 #}
-{% macro landed_source(dataset, relation, columns) -%}
+{% macro no_rows(columns) -%}
+    select
+        {%- for column in columns %}
+        {%- set name_type = column.split(' ', 1) %}
+        cast(null as {{ name_type[1] if name_type | length > 1 else 'varchar' }}) as {{ name_type[0] }}{{ "," if not loop.last }}
+        {%- endfor %}
+    where false
+{%- endmacro %}
+
+{#
+  landed_source(dataset, relation, columns, optional=false): the raw rows a
+  landed model reads: in a planned build the pending partitions of `dataset`
+  only (see pending_partitions_read), otherwise every partition of `relation`;
+  for an `optional` dataset (one many lakes never receive), no rows while raw
+  holds no file of it. Files written before rows carried their source lack
+  that column: it reads as null there, and row_source() derives it from the
+  origin.
+#}
+{% macro landed_source(dataset, relation, columns, optional=false) -%}
     {% if planned() -%}
     {{ pending_partitions_read(dataset, relation, columns) }}
+    {%- elif optional and not has_files(relation) -%}
+    {{ no_rows(columns) }}
     {%- else -%}
     select * from {{ relation }}
     {%- endif %}

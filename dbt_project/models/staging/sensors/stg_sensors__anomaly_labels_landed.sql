@@ -15,24 +15,16 @@ with
 
 source as (
 
-    {% if planned() or has_files(source('sensors', 'anomaly_labels')) -%}
+    -- Only the simulators write these labels: a lake without them has none.
     {{ landed_source(
         'sensors/anomaly_labels',
         source('sensors', 'anomaly_labels'),
-        ['event_id', 'device_id', 'metric', 'event_ts', 'fault', 'dt', 'hour'],
+        [
+            'event_id', 'device_id', 'metric', 'event_ts timestamptz', 'fault', 'dt date',
+            'hour integer',
+        ],
+        optional=true,
     ) }}
-    {%- else -%}
-    -- Only the simulators write these labels: a lake without them has none.
-    select
-        cast(null as varchar) as event_id,
-        cast(null as varchar) as device_id,
-        cast(null as varchar) as metric,
-        cast(null as timestamptz) as event_ts,
-        cast(null as varchar) as fault,
-        cast(null as date) as dt,
-        cast(null as integer) as hour
-    where false
-    {%- endif %}
 
 ),
 

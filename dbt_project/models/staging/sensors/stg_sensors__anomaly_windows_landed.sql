@@ -14,31 +14,17 @@ with
 
 source as (
 
-    {% if planned() or has_files(source('sensors', 'anomaly_windows')) -%}
+    -- Windows land only when someone sends labels; most lakes start without any.
     {{ landed_source(
         'sensors/anomaly_windows',
         source('sensors', 'anomaly_windows'),
         [
-            'window_id', 'device_id', 'metric', 'window_start', 'window_end', 'label',
-            'origin', 'ingested_at', 'dt', 'hour',
+            'window_id', 'device_id', 'metric', 'window_start timestamptz',
+            'window_end timestamptz', 'label', 'origin', 'ingested_at timestamptz',
+            'dt date', 'hour integer',
         ],
+        optional=true,
     ) }}
-    {%- else -%}
-    -- Windows land only when someone sends labels; most lakes start without any.
-    select
-        cast(null as varchar) as window_id,
-        cast(null as varchar) as device_id,
-        cast(null as varchar) as metric,
-        cast(null as timestamptz) as window_start,
-        cast(null as timestamptz) as window_end,
-        cast(null as varchar) as label,
-        cast(null as varchar) as source,
-        cast(null as varchar) as origin,
-        cast(null as timestamptz) as ingested_at,
-        cast(null as date) as dt,
-        cast(null as integer) as hour
-    where false
-    {%- endif %}
 
 ),
 
